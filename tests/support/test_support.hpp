@@ -1,0 +1,192 @@
+// Helpers shared by the tests: unique segment names, an RAII eraser, and real child processes
+// (fork or exec) waited for with a bound -- never a sleep.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace shmtest {
+
+/// A name no other test (or test process) uses: "shmt-<pid>-<counter>-<tag>".
+inline std::string unique_name(const std::string& tag = "t") {
+  static std::atomic<unsigned> counter{0};
+  return "shmt-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + tag;
+}
+
+inline bool shm_exists(const std::string& name) {
+  struct stat st {};
+  return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
+}
+
+/// Removes a segment at scope exit, whatever the test did.
+struct shm_eraser {
+  std::string name;
+  explicit shm_eraser(std::string n) : name(std::move(n)) {}
+  shm_eraser(const shm_eraser&) = delete;
+  shm_eraser& operator=(const shm_eraser&) = delete;
+  ~shm_eraser() { ::shm_unlink(name.c_str()); }
+};
+
+/// How a child ended.
+struct child_status {
+  bool exited = false;    // normal exit: see code
+  int code = -1;          // exit code when exited
+  int signal = 0;         // terminating signal otherwise
+  bool timed_out = false; // we had to kill it
+  std::string out;        // what it wrote to stdout (run_command only)
+  bool ok() const { return exited && code == 0; }
+};
+
+inline int pidfd_open_(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+/// Waits for `pid` to end, at most `bound`; kills and reaps it past the bound.
+inline child_status wait_child(pid_t pid, std::chrono::milliseconds bound) {
+  child_status st;
+  int pfd = pidfd_open_(pid);
+  if (pfd >= 0) {
+    pollfd p{pfd, POLLIN, 0};
+    int r;
+    do {
+      r = ::poll(&p, 1, static_cast<int>(bound.count()));
+    } while (r < 0 && errno == EINTR);
+    ::close(pfd);
+    if (r == 0) {
+      st.timed_out = true;
+      ::kill(pid, SIGKILL);
+    }
+  }
+  int ws = 0;
+  while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(ws)) {
+    st.exited = true;
+    st.code = WEXITSTATUS(ws);
+  } else if (WIFSIGNALED(ws)) {
+    st.signal = WTERMSIG(ws);
+  }
+  return st;
+}
+
+/// Runs `fn` in a forked child; the child's exit code is fn's return value (3 if it throws).
+/// The child leaves with _exit: no inherited destructors, no second flush of stdio.
+inline child_status run_in_child(const std::function<int()>& fn,
+                                 std::chrono::milliseconds bound = std::chrono::seconds(30)) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int code = 3;
+    try {
+      code = fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: exception: %s\n", e.what());
+    } catch (...) {
+    }
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+  return wait_child(pid, bound);
+}
+
+/// Like run_in_child, but the child returns normally through `exit()` so that static and
+/// automatic destructors of the child run (for "a child that exits normally" tests): fn runs,
+/// then the child calls std::exit with its result.
+inline child_status run_in_child_with_exit(const std::function<int()>& fn,
+                                           std::chrono::milliseconds bound = std::chrono::seconds(30)) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int code = 3;
+    try {
+      code = fn();
+    } catch (...) {
+    }
+    std::exit(code);
+  }
+  return wait_child(pid, bound);
+}
+
+/// Runs a program (argv[0] is a path), captures its stdout, at most `bound`.
+inline child_status run_command(const std::vector<std::string>& argv,
+                                std::chrono::milliseconds bound = std::chrono::seconds(60)) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fds[0], POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  child_status st = wait_child(pid, left.count() > 0 ? left : std::chrono::milliseconds(1));
+  st.out = std::move(out);
+  return st;
+}
+
+/// True when /usr/bin/python3 exists and imports NumPy.
+inline bool python_has_numpy() {
+  static const bool has = [] {
+    if (::access("/usr/bin/python3", X_OK) != 0) return false;
+    return run_command({"/usr/bin/python3", "-c", "import numpy"}, std::chrono::seconds(60)).ok();
+  }();
+  return has;
+}
+
+/// Polls `pred` until it holds or `bound` passes (for effects of another process that has no
+/// event to wait on, e.g. a file disappearing). Returns the final value of pred.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace shmtest
