@@ -1,0 +1,682 @@
+// shmarray::shared_array<T>: one N-dimensional array in shared memory, reachable from every process
+// that knows its name (or that was forked after it was made). The segment is an .npy file followed by
+// a 64-byte trailer, so attach() needs no shape or dtype and NumPy opens it with np.load(mmap_mode).
+// Handles are move-only owners (made it) or clients (attached to it); T = const U attaches read-only.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "manager.hpp"
+#include "mdspan.hpp"
+#include "npy.hpp"
+#include "segment.hpp"
+
+namespace shmarray {
+
+/// How a new segment is made. An aggregate: `{.name = "frames", .fortran_order = true}`.
+struct create_options {
+  std::string name;            // "" -> generated: "shmarray-" + 64 random bits, 25 characters
+  unsigned mode = 0600;        // the segment's permissions, exactly (whatever the umask)
+  bool fortran_order = false;  // NPY 'fortran_order': column-major; views are layout_left
+};
+
+/// How an existing segment is attached.
+struct attach_options {
+  /// How long to wait for a creator that has not published the segment yet.
+  std::chrono::milliseconds ready_timeout{1000};
+  /// Accept a segment owned by another uid. Off by default: another user could have created the
+  /// name in advance and be waiting for this process to write secrets into it or read its data.
+  bool allow_foreign_owner = false;
+};
+
+template <class T>
+class shared_array;
+
+namespace detail {
+/// A 64-bit identity of T beyond its descr: FNV-1a over the type's name, size and alignment.
+/// It separates |V<n> types (structs) of equal size; for NumPy types the descr is what counts.
+template <class T>
+constexpr std::uint64_t type_hash() noexcept {
+  const char* s = __PRETTY_FUNCTION__;
+  std::uint64_t h = 1469598103934665603ull;
+  // Hash from "T = " onwards: the part that names T, the same for every call site.
+  const char* p = s;
+  for (const char* q = s; *q; ++q)
+    if (q[0] == 'T' && q[1] == ' ' && q[2] == '=' && q[3] == ' ') {
+      p = q + 4;
+      break;
+    }
+  for (; *p && *p != ']' && *p != ';'; ++p) {
+    h ^= static_cast<unsigned char>(*p);
+    h *= 1099511628211ull;
+  }
+  h ^= sizeof(T) * 0x9e3779b97f4a7c15ull;
+  h ^= alignof(T);
+  return h;
+}
+
+template <class T>
+struct is_mdspan : std::false_type {};
+template <class T, class E, class L, class A>
+struct is_mdspan<mdspan<T, E, L, A>> : std::true_type {};
+
+template <class T>
+struct is_shared_array : std::false_type {};
+template <class T>
+struct is_shared_array<shared_array<T>> : std::true_type {};
+
+template <class R, class = void>
+struct is_contiguous_range : std::false_type {};
+template <class R>
+struct is_contiguous_range<R, std::void_t<decltype(std::data(std::declval<const R&>())),
+                                          decltype(std::size(std::declval<const R&>()))>>
+    : std::true_type {};
+
+/// Readable names for the NumPy types we map, for messages.
+inline std::string describe_descr(std::string_view d) {
+  std::string s = "'" + std::string(d) + "'";
+  if (d.size() < 3) return s;
+  std::string_view k = d.substr(1);
+  const char* n = nullptr;
+  if (k == "f8") n = "float64/double";
+  else if (k == "f4") n = "float32/float";
+  else if (k == "i8") n = "int64";
+  else if (k == "i4") n = "int32";
+  else if (k == "i2") n = "int16";
+  else if (k == "i1") n = "int8";
+  else if (k == "u8") n = "uint64";
+  else if (k == "u4") n = "uint32";
+  else if (k == "u2") n = "uint16";
+  else if (k == "u1") n = "uint8";
+  else if (k == "b1") n = "bool";
+  else if (k == "c8") n = "complex64/std::complex<float>";
+  else if (k == "c16") n = "complex128/std::complex<double>";
+  else if (k[0] == 'V') n = "raw bytes (a struct)";
+  return n ? s + " (" + n + ")" : s;
+}
+
+/// The layout of a new segment, computed before anything is created.
+struct layout_plan {
+  std::string header;          // the .npy header bytes; header.size() is the data offset
+  std::size_t nbytes = 0;      // prod(shape) * sizeof(T)
+  std::size_t trailer_at = 0;  // align_up(data end, 64)
+  std::size_t total = 0;       // trailer_at + 64
+};
+
+/// Gathers the elements of a strided source of rank R into dst in C (or Fortran) order.
+template <class T, class S>
+void gather(T* dst, const S* src, const std::size_t* ext, const std::ptrdiff_t* stride,
+            std::size_t rank, bool fortran) {
+  std::size_t n = 1;
+  for (std::size_t r = 0; r < rank; ++r) n *= ext[r];
+  if (n == 0) return;
+  if (rank == 0) {
+    *dst = *src;
+    return;
+  }
+  // Walk the destination in its own order; the innermost destination dimension is contiguous.
+  std::size_t inner = fortran ? 0 : rank - 1;
+  std::size_t idx[npy::max_rank] = {};
+  std::ptrdiff_t off = 0;
+  const std::size_t len = ext[inner];
+  const std::ptrdiff_t s_in = stride[inner];
+  for (std::size_t done = 0; done < n; done += len) {
+    const S* p = src + off;
+    if (s_in == 1)
+      for (std::size_t i = 0; i < len; ++i) dst[i] = static_cast<T>(p[i]);
+    else
+      for (std::size_t i = 0; i < len; ++i) dst[i] = static_cast<T>(p[static_cast<std::ptrdiff_t>(i) * s_in]);
+    dst += len;
+    // Advance the outer dimensions (odometer), from the fastest-varying outward.
+    for (std::size_t k = 1; k < rank; ++k) {
+      std::size_t r = fortran ? k : rank - 1 - k;
+      if (++idx[r] < ext[r]) {
+        off += stride[r];
+        break;
+      }
+      off -= stride[r] * static_cast<std::ptrdiff_t>(idx[r] - 1);
+      idx[r] = 0;
+    }
+  }
+}
+}  // namespace detail
+
+template <class T>
+class shared_array {
+  using value_type_ = std::remove_cv_t<T>;
+  static_assert(std::is_trivially_copyable_v<value_type_>,
+                "shared_array<T>: T must be trivially copyable (it lives in raw shared memory "
+                "that other processes read and write)");
+  static_assert(!std::is_volatile_v<T>, "shared_array<T>: T must not be volatile");
+  static_assert(!std::is_pointer_v<value_type_>,
+                "shared_array<T>: pointers are meaningless in another process");
+
+ public:
+  using element_type = T;
+  using value_type = value_type_;
+  using size_type = std::size_t;
+  using pointer = T*;
+  using iterator = T*;
+  using const_iterator = const T*;
+  /// True for shared_array<const U>: attached read-only, mapped PROT_READ.
+  static constexpr bool read_only = std::is_const_v<T>;
+
+  /// An empty handle (is_open() == false).
+  shared_array() noexcept = default;
+  shared_array(shared_array&& o) noexcept { swap(o); }
+  /// Closes this handle first (unlinking if it is the owner), then takes o's segment.
+  shared_array& operator=(shared_array&& o) noexcept {
+    if (this != &o) {
+      close();
+      swap(o);
+    }
+    return *this;
+  }
+  shared_array(const shared_array&) = delete;
+  shared_array& operator=(const shared_array&) = delete;
+  ~shared_array() { close(); }
+
+  void swap(shared_array& o) noexcept {
+    seg_.swap(o.seg_);
+    std::swap(data_, o.data_);
+    shape_.swap(o.shape_);
+    std::swap(size_, o.size_);
+    std::swap(fortran_, o.fortran_);
+  }
+  friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
+
+  // ---- Factories: owners --------------------------------------------------------------------
+
+  /// A new zero-filled array. The manager unlinks it at its shutdown; without one, this handle
+  /// unlinks it when closed. Throws invalid_argument, already_exists, no_space, ...
+  static shared_array allocate(manager& m, shape_type shape, const create_options& o = {}) {
+    return create_(&m, std::move(shape), o, true, "allocate", no_fill_);
+  }
+  static shared_array allocate(shape_type shape, const create_options& o = {}) {
+    return create_(nullptr, std::move(shape), o, true, "allocate", no_fill_);
+  }
+  static shared_array allocate_unsafe(manager& m, shape_type shape, const create_options& o = {}) {
+    return create_(&m, std::move(shape), o, false, "allocate", no_fill_);
+  }
+  static shared_array allocate_unsafe(shape_type shape, const create_options& o = {}) {
+    return create_(nullptr, std::move(shape), o, false, "allocate", no_fill_);
+  }
+
+  /// A new zero-filled array with the shape (and, for a shared_array or a layout_left view, the
+  /// order) of `like`.
+  template <class Like>
+  static shared_array allocate_like(manager& m, const Like& like, const create_options& o = {}) {
+    return create_(&m, shape_of_(like), order_of_(like, o), true, "allocate_like", no_fill_);
+  }
+  template <class Like>
+  static shared_array allocate_like(const Like& like, const create_options& o = {}) {
+    return create_(nullptr, shape_of_(like), order_of_(like, o), true, "allocate_like", no_fill_);
+  }
+  template <class Like>
+  static shared_array allocate_like_unsafe(manager& m, const Like& like, const create_options& o = {}) {
+    return create_(&m, shape_of_(like), order_of_(like, o), false, "allocate_like", no_fill_);
+  }
+  template <class Like>
+  static shared_array allocate_like_unsafe(const Like& like, const create_options& o = {}) {
+    return create_(nullptr, shape_of_(like), order_of_(like, o), false, "allocate_like", no_fill_);
+  }
+
+  /// A new array holding a copy of `src`: any mdspan (any layout: transposes and slices are
+  /// gathered into this array's order), a shared_array, or a contiguous range (1-D). The data is
+  /// written before the segment is published, so no attacher sees a half-copied array.
+  template <class Src>
+  static shared_array copy(manager& m, const Src& src, const create_options& o = {}) {
+    return copy_(&m, src, o, true);
+  }
+  template <class Src>
+  static shared_array copy(const Src& src, const create_options& o = {}) {
+    return copy_(nullptr, src, o, true);
+  }
+  template <class Src>
+  static shared_array copy_unsafe(manager& m, const Src& src, const create_options& o = {}) {
+    return copy_(&m, src, o, false);
+  }
+  template <class Src>
+  static shared_array copy_unsafe(const Src& src, const create_options& o = {}) {
+    return copy_(nullptr, src, o, false);
+  }
+
+  /// Shared memory with no name, for fork-based pools: children forked after this call share it;
+  /// nothing can attach to it by name and nothing is left behind when the last process exits.
+  static shared_array allocate_anonymous(shape_type shape, bool fortran_order = false) {
+    static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
+    constexpr std::string_view op = "allocate_anonymous";
+    check_shape_(op, "(anonymous)", shape);
+    detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order, true);
+    shared_array a;
+    a.seg_ = detail::segment::anonymous(op, plan.total);
+    a.finish_create_(std::move(shape), fortran_order, plan);
+    a.seg_.publish(0x93);
+    return a;
+  }
+
+  // ---- Factories: clients -------------------------------------------------------------------
+
+  /// Attaches to the segment `name`: its shape, dtype and order come from the segment, and are
+  /// checked against T. Waits up to ready_timeout for a creator that has not published yet.
+  /// Throws not_found, type_mismatch, bad_format, not_ready, permission_denied, ...
+  static shared_array attach(std::string_view name, const attach_options& o = {}) {
+    return attach_(name, nullptr, o);
+  }
+  /// Attaches and also checks the shape: shape_mismatch names both shapes.
+  static shared_array attach(std::string_view name, shape_type expected, const attach_options& o = {}) {
+    return attach_(name, &expected, o);
+  }
+  /// Attaches trusting the caller: no name, dtype, size, owner or readiness checks. The shape given
+  /// is used as is; the data offset is read from the header.
+  static shared_array attach_unsafe(std::string_view name, shape_type shape) {
+    std::string n(name);
+    shared_array a;
+    a.seg_ = detail::segment::open("attach_unsafe", n, read_only, true, std::chrono::steady_clock::now());
+    const auto* b = static_cast<const unsigned char*>(a.seg_.base());
+    std::size_t off = 0;
+    if (b && a.seg_.size() >= 12)
+      off = b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
+                      : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 | std::size_t{b[10]} << 16 |
+                              std::size_t{b[11]} << 24);
+    bool fortran = false;
+    if (b && off <= a.seg_.size()) {
+      std::string_view h(reinterpret_cast<const char*>(b), off);
+      fortran = h.find("'fortran_order': True") != std::string_view::npos;
+    }
+    a.set_view_(off, std::move(shape), fortran);
+    return a;
+  }
+  /// Attaches to a segment with no header: the data starts at offset 0, as in segments made by
+  /// Python's multiprocessing.shared_memory (and the shared-memory-array package). Checks only that
+  /// the segment holds at least prod(shape) * sizeof(T) bytes.
+  static shared_array attach_raw(std::string_view name, shape_type shape, const attach_options& o = {}) {
+    constexpr std::string_view op = "attach_raw";
+    detail::validate_name(op, name);
+    std::string n(name);
+    check_shape_(op, n, shape);
+    std::size_t need = 0;
+    npy::checked_bytes(shape, sizeof(value_type), need);
+    shared_array a;
+    a.seg_ = detail::segment::open(op, n, read_only, o.allow_foreign_owner,
+                                   std::chrono::steady_clock::now() + o.ready_timeout);
+    if (a.seg_.size() < need)
+      detail::throw_error(errc::shape_mismatch,
+                          std::string(op) + " '" + n + "': shape " + npy::shape_string(shape) +
+                              " of " + std::to_string(sizeof(value_type)) + "-byte elements needs " +
+                              std::to_string(need) + " bytes, the segment holds " +
+                              std::to_string(a.seg_.size()));
+    a.set_view_(0, std::move(shape), false);
+    return a;
+  }
+
+  // ---- Views and data -----------------------------------------------------------------------
+
+  /// An mdspan over the array: layout_right for C order, layout_left for Fortran order (either
+  /// for rank <= 1), layout_stride for both. Valid while this handle is open.
+  template <std::size_t Rank, class Layout = layout_right>
+  mdspan<T, dextents<std::size_t, Rank>, Layout> view() {
+    return make_view_<T, Rank, Layout>();
+  }
+  template <std::size_t Rank, class Layout = layout_right>
+  mdspan<const T, dextents<std::size_t, Rank>, Layout> view() const {
+    return make_view_<const T, Rank, Layout>();
+  }
+
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
+  /// Number of elements (1 for a 0-d array).
+  std::size_t size() const noexcept { return size_; }
+  std::size_t nbytes() const noexcept { return size_ * sizeof(T); }
+  bool empty() const noexcept { return size_ == 0; }
+  /// Flat iteration in memory order.
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+
+  /// The segment's name ("" for anonymous memory).
+  const std::string& name() const noexcept { return seg_.name(); }
+  const shape_type& shape() const noexcept { return shape_; }
+  std::size_t rank() const noexcept { return shape_.size(); }
+  /// The NumPy descr of T, e.g. "<f8".
+  std::string_view dtype() const noexcept { return npy::descr<T>(); }
+  bool fortran_order() const noexcept { return fortran_; }
+  /// True for the handle that created the segment (also when a manager will unlink it).
+  bool owner() const noexcept { return seg_.owner(); }
+  bool is_open() const noexcept { return seg_.is_open(); }
+  /// The whole mapped segment: header, data and trailer (what np.load sees).
+  std::size_t segment_size() const noexcept { return seg_.size(); }
+
+  /// Unmaps; an owner that is not managed also unlinks the name, but only in the process that
+  /// created it (a forked child never removes its parent's segment). Idempotent, never throws.
+  void close() noexcept {
+    seg_.close();
+    data_ = nullptr;
+    shape_.clear();
+    size_ = 0;
+    fortran_ = false;
+  }
+
+ private:
+  template <class>
+  friend class shared_array;
+
+  static void check_shape_(std::string_view op, std::string_view name, const shape_type& shape) {
+    if (shape.size() > npy::max_rank)
+      detail::throw_error(errc::invalid_argument,
+                          std::string(op) + " '" + std::string(name) + "': rank " +
+                              std::to_string(shape.size()) + " is more than the 32 dimensions " +
+                              "NumPy allows");
+    std::size_t n = 0;
+    if (!npy::checked_bytes(shape, sizeof(value_type), n))
+      detail::throw_error(errc::invalid_argument,
+                          std::string(op) + " '" + std::string(name) + "': shape " +
+                              npy::shape_string(shape) + " of " + std::to_string(sizeof(value_type)) +
+                              "-byte elements overflows size_t");
+  }
+
+  static detail::layout_plan plan_(std::string_view op, std::string_view name, const shape_type& shape,
+                                   bool fortran, bool validate) {
+    detail::layout_plan p;
+    p.header = npy::write_header(npy::descr<T>(), fortran, shape);
+    npy::checked_bytes(shape, sizeof(value_type), p.nbytes);
+    std::size_t end = 0;
+    if (__builtin_add_overflow(p.header.size(), p.nbytes, &end) || end > (SIZE_MAX >> 1)) {
+      if (validate)
+        detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
+                                                        "': the array is too large for memory");
+    }
+    p.trailer_at = detail::align_up(end, 64);
+    p.total = p.trailer_at + sizeof(detail::trailer);
+    return p;
+  }
+
+  // Writes header (byte 0 left zero), trailer and the view; the caller copies data, then publishes.
+  void finish_create_(shape_type shape, bool fortran, const detail::layout_plan& plan) {
+    auto* base = static_cast<unsigned char*>(seg_.base());
+    std::memcpy(base + 1, plan.header.data() + 1, plan.header.size() - 1);
+    detail::trailer t{};
+    std::memcpy(t.magic, detail::trailer_magic, sizeof t.magic);
+    t.version = detail::trailer_version;
+    t.creator_pid = static_cast<std::uint64_t>(::getpid());
+    t.creator_start = detail::self_start_time();
+    t.elem_size = sizeof(value_type);
+    t.type_hash = detail::type_hash<value_type>();
+    t.data_offset = plan.header.size();
+    t.data_bytes = plan.nbytes;
+    std::memcpy(base + plan.trailer_at, &t, sizeof t);
+    set_view_(plan.header.size(), std::move(shape), fortran);
+  }
+
+  void set_view_(std::size_t data_offset, shape_type shape, bool fortran) {
+    data_ = reinterpret_cast<T*>(static_cast<unsigned char*>(seg_.base()) + data_offset);
+    std::size_t n = 1;
+    for (auto d : shape) n *= d;
+    size_ = n;
+    shape_ = std::move(shape);
+    fortran_ = fortran;
+  }
+
+  static void no_fill_(shared_array&) noexcept {}
+
+  // The one creation path: validate (unless unsafe), plan the layout, create and reserve the
+  // segment (tracked by the manager first), write header and trailer, fill, publish.
+  template <class Fill>
+  static shared_array create_(manager* m, shape_type shape, const create_options& o, bool validate,
+                              std::string_view op, Fill&& fill) {
+    static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
+    const bool generated = o.name.empty();
+    if (validate) {
+      if (!generated) detail::validate_name(op, o.name);
+      check_shape_(op, generated ? std::string_view("(new)") : std::string_view(o.name), shape);
+      if (o.mode > 07777)
+        detail::throw_error(errc::invalid_argument,
+                            std::string(op) + ": mode " + std::to_string(o.mode) +
+                                " is not a permission mode (at most 07777)");
+    }
+    detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order, validate);
+    shared_array a;
+    for (int attempt = 0;; ++attempt) {
+      std::string name = generated ? detail::generate_name() : o.name;
+      if (m) m->track(name);
+      try {
+        a.seg_ = detail::segment::create(op, name, plan.total, o.mode);
+        break;
+      } catch (const error& e) {
+        if (m) m->untrack(name);
+        if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
+      }
+    }
+    if (m) a.seg_.disown();
+    a.finish_create_(std::move(shape), o.fortran_order, plan);
+    if (m) {
+      try {
+        fill(a);
+      } catch (...) {  // the manager would unlink it only at shutdown: remove it now
+        std::string n = a.seg_.name();
+        a.close();
+        ::shm_unlink(n.c_str());
+        m->untrack(n);
+        throw;
+      }
+    } else {
+      fill(a);  // if it throws, a's destructor unlinks (a is the owner)
+    }
+    a.seg_.publish(0x93);
+    return a;
+  }
+
+  template <class Like>
+  static shape_type shape_of_(const Like& like) {
+    if constexpr (detail::is_shared_array<Like>::value) {
+      return like.shape();
+    } else if constexpr (detail::is_mdspan<Like>::value) {
+      shape_type s(Like::rank());
+      for (std::size_t r = 0; r < Like::rank(); ++r) s[r] = static_cast<std::size_t>(like.extent(r));
+      return s;
+    } else {
+      static_assert(detail::is_contiguous_range<Like>::value,
+                    "allocate_like/copy: expected a shared_array, an mdspan or a contiguous range");
+      return shape_type{static_cast<std::size_t>(std::size(like))};
+    }
+  }
+  template <class Like>
+  static create_options order_of_(const Like& like, const create_options& o) {
+    create_options r = o;
+    if constexpr (detail::is_shared_array<Like>::value) {
+      r.fortran_order = o.fortran_order || like.fortran_order();
+    } else if constexpr (detail::is_mdspan<Like>::value) {
+      if constexpr (std::is_same_v<typename Like::layout_type, layout_left>)
+        r.fortran_order = o.fortran_order || Like::rank() > 1;
+    }
+    return r;
+  }
+
+  template <class Src>
+  static shared_array copy_(manager* m, const Src& src, const create_options& o, bool validate) {
+    if constexpr (detail::is_shared_array<Src>::value) {
+      static_assert(std::is_same_v<typename Src::value_type, value_type>,
+                    "copy: the source's element type must be T");
+      if (!src.is_open())
+        detail::throw_error(errc::closed, "copy: the source shared_array is closed");
+      create_options r = order_of_(src, o);
+      auto fill = [&](shared_array& a) { copy_from_shared_(a, src); };
+      return create_(m, src.shape(), r, validate, "copy", fill);
+    } else if constexpr (detail::is_mdspan<Src>::value) {
+      static_assert(std::is_same_v<std::remove_cv_t<typename Src::element_type>, value_type>,
+                    "copy: the mdspan's element type must be T");
+      auto fill = [&](shared_array& a) { copy_from_mdspan_(a, src); };
+      return create_(m, shape_of_(src), o, validate, "copy", fill);
+    } else {
+      static_assert(detail::is_contiguous_range<Src>::value,
+                    "copy: expected an mdspan, a shared_array or a contiguous range of T");
+      static_assert(std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(*std::data(src))>>,
+                                   value_type>,
+                    "copy: the range's element type must be T");
+      auto fill = [&](shared_array& a) {
+        if (a.size_) std::memcpy(static_cast<void*>(a.data_), std::data(src), a.nbytes());
+      };
+      return create_(m, shape_of_(src), o, validate, "copy", fill);
+    }
+  }
+
+  template <class Src>
+  static void copy_from_shared_(shared_array& a, const Src& src) {
+    if (a.size_ == 0) return;
+    if (a.fortran_ == src.fortran_order() || a.rank() <= 1) {
+      std::memcpy(static_cast<void*>(a.data_), src.data(), a.nbytes());
+      return;
+    }
+    std::size_t rank = src.rank();
+    std::vector<std::ptrdiff_t> st(rank);
+    std::ptrdiff_t s = 1;
+    for (std::size_t k = 0; k < rank; ++k) {
+      std::size_t r = src.fortran_order() ? k : rank - 1 - k;
+      st[r] = s;
+      s *= static_cast<std::ptrdiff_t>(src.shape()[r]);
+    }
+    detail::gather(a.data_, src.data(), src.shape().data(), st.data(), rank, a.fortran_);
+  }
+
+  template <class Src>
+  static void copy_from_mdspan_(shared_array& a, const Src& src) {
+    if (a.size_ == 0) return;
+    constexpr std::size_t rank = Src::rank();
+    using L = typename Src::layout_type;
+    const bool same_order =
+        (!a.fortran_ && std::is_same_v<L, layout_right>) || (a.fortran_ && std::is_same_v<L, layout_left>) ||
+        rank <= 1;
+    if constexpr (std::is_same_v<L, layout_right> || std::is_same_v<L, layout_left>) {
+      if (same_order) {
+        std::memcpy(static_cast<void*>(a.data_), src.data_handle(), a.nbytes());
+        return;
+      }
+    }
+    std::array<std::size_t, rank == 0 ? 1 : rank> ext{};
+    std::array<std::ptrdiff_t, rank == 0 ? 1 : rank> st{};
+    for (std::size_t r = 0; r < rank; ++r) {
+      ext[r] = static_cast<std::size_t>(src.extent(r));
+      st[r] = static_cast<std::ptrdiff_t>(src.stride(r));
+    }
+    detail::gather(a.data_, src.data_handle(), ext.data(), st.data(), rank, a.fortran_);
+  }
+
+  static shared_array attach_(std::string_view name, const shape_type* expected, const attach_options& o) {
+    constexpr std::string_view op = "attach";
+    detail::validate_name(op, name);
+    std::string n(name);
+    auto deadline = std::chrono::steady_clock::now() + o.ready_timeout;
+    shared_array a;
+    a.seg_ = detail::segment::open(op, n, read_only, o.allow_foreign_owner, deadline);
+    const std::size_t size = a.seg_.size();
+    const std::string what = std::string(op) + " '" + n + "'";
+    if (size == 0)
+      detail::throw_error(errc::bad_format,
+                          what + ": the segment is empty (0 bytes) after waiting " +
+                              std::to_string(o.ready_timeout.count()) +
+                              " ms: not a shmarray segment, or its creator died before sizing it");
+    unsigned char b0 = a.seg_.wait_ready(deadline);
+    if (b0 == 0)
+      detail::throw_error(errc::not_ready,
+                          what + ": the creator has not published the segment within " +
+                              std::to_string(o.ready_timeout.count()) +
+                              " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
+                              "creator died while writing it");
+    const npy::header h = npy::parse_header(a.seg_.base(), size, what);
+    if (!npy::same_descr(h.descr, npy::descr<T>()))
+      detail::throw_error(errc::type_mismatch,
+                          what + ": the segment holds " + detail::describe_descr(h.descr) +
+                              ", asked for " + detail::describe_descr(npy::descr<T>()));
+    std::size_t nbytes = 0;
+    if (!npy::checked_bytes(h.shape, sizeof(value_type), nbytes) || h.data_offset > size ||
+        nbytes > size - h.data_offset)
+      detail::throw_error(errc::bad_format,
+                          what + ": the header's shape " + npy::shape_string(h.shape) + " needs " +
+                              std::to_string(h.data_offset) + " + " + std::to_string(nbytes) +
+                              " bytes, the segment holds only " + std::to_string(size));
+    if (h.data_offset % alignof(value_type) != 0)
+      detail::throw_error(errc::bad_format, what + ": the data offset " + std::to_string(h.data_offset) +
+                                                " is not aligned for the element type");
+    // The trailer, when present, must agree (a NumPy-written .npy copied here has none).
+    const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
+    if (tat <= size && size - tat >= sizeof(detail::trailer)) {
+      detail::trailer t;
+      std::memcpy(&t, static_cast<const unsigned char*>(a.seg_.base()) + tat, sizeof t);
+      if (std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
+        if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset || t.data_bytes != nbytes)
+          detail::throw_error(errc::bad_format,
+                              what + ": the trailer disagrees with the header (element size " +
+                                  std::to_string(t.elem_size) + ", data " + std::to_string(t.data_bytes) +
+                                  " bytes at " + std::to_string(t.data_offset) + ")");
+        if (!npy::is_numpy_type<value_type>() && t.type_hash != detail::type_hash<value_type>())
+          detail::throw_error(errc::type_mismatch,
+                              what + ": the segment holds another " + std::to_string(sizeof(value_type)) +
+                                  "-byte struct type (type hash differs from T's)");
+      }
+    }
+    if (expected && *expected != h.shape)
+      detail::throw_error(errc::shape_mismatch, what + ": the segment has shape " +
+                                                    npy::shape_string(h.shape) + ", expected " +
+                                                    npy::shape_string(*expected));
+    a.set_view_(h.data_offset, h.shape, h.fortran_order);
+    return a;
+  }
+
+  template <class U, std::size_t Rank, class Layout>
+  mdspan<U, dextents<std::size_t, Rank>, Layout> make_view_() const {
+    using E = dextents<std::size_t, Rank>;
+    if (!is_open())
+      detail::throw_error(errc::closed, "view: the shared_array is closed (or moved from)");
+    if (Rank != shape_.size())
+      detail::throw_error(errc::invalid_argument,
+                          "view<" + std::to_string(Rank) + ">() of '" + name() + "': the array has rank " +
+                              std::to_string(shape_.size()) + ", not " + std::to_string(Rank));
+    std::array<std::size_t, Rank> ext{};
+    for (std::size_t r = 0; r < Rank; ++r) ext[r] = shape_[r];
+    E e(ext);
+    U* p = data_;
+    if constexpr (std::is_same_v<Layout, layout_stride>) {
+      std::array<std::size_t, Rank> st{};
+      std::size_t s = 1;
+      for (std::size_t k = 0; k < Rank; ++k) {
+        std::size_t r = fortran_ ? k : Rank - 1 - k;
+        st[r] = s;
+        s *= ext[r];
+      }
+      return {p, typename Layout::template mapping<E>(e, st)};
+    } else {
+      static_assert(std::is_same_v<Layout, layout_right> || std::is_same_v<Layout, layout_left>,
+                    "view: Layout must be layout_right, layout_left or layout_stride");
+      constexpr bool want_fortran = std::is_same_v<Layout, layout_left>;
+      if (Rank > 1 && want_fortran != fortran_)
+        detail::throw_error(errc::layout_mismatch,
+                            "view of '" + name() + "': the array is in " +
+                                (fortran_ ? "Fortran (column-major) order; use layout_left"
+                                          : "C (row-major) order; use layout_right") +
+                                " or layout_stride");
+      return {p, typename Layout::template mapping<E>(e)};
+    }
+  }
+
+  detail::segment seg_;
+  T* data_ = nullptr;
+  shape_type shape_;
+  std::size_t size_ = 0;
+  bool fortran_ = false;
+};
+
+}  // namespace shmarray

@@ -1,0 +1,11 @@
+// shmarray: share one N-dimensional numeric array between processes through shared memory, with
+// zero copies. The umbrella header: include this, or the one header of the concept you need.
+#pragma once
+
+#include "error.hpp"
+#include "manager.hpp"
+#include "mdspan.hpp"
+#include "npy.hpp"
+#include "segment.hpp"
+#include "shared_array.hpp"
+#include "version.hpp"
