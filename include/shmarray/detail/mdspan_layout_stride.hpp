@@ -1,0 +1,270 @@
+// layout_stride::mapping: any positive strides, offset = sum of index[r] * stride[r], as
+// std::layout_stride [mdspan.layout.stride]. Transposes, padded rows and most submdspan results.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+#include "mdspan_bounds_check.hpp"
+#include "mdspan_extents.hpp"
+#include "mdspan_layout_left.hpp"
+#include "mdspan_layout_right.hpp"
+#include "mdspan_layouts_fwd.hpp"
+
+namespace shmarray {
+namespace detail {
+
+/// Is there an order p of the dimensions with stride[p0] == 1 and
+/// stride[p_i] == stride[p_(i-1)] * extent[p_(i-1)]? (The standard's is_exhaustive for
+/// layout_stride.) Depth-first search; dimensions equal in (stride, extent) are tried once.
+template <std::size_t N>
+constexpr bool exhaustive_order_exists(const std::array<std::size_t, N>& stride,
+                                       const std::array<std::size_t, N>& extent,
+                                       std::array<bool, N>& used, std::size_t depth,
+                                       std::size_t expected) noexcept {
+  if (depth == N) return true;
+  for (std::size_t d = 0; d < N; ++d) {
+    if (used[d] || stride[d] != expected) continue;
+    bool tried = false;  // an equivalent dimension was already tried at this depth
+    for (std::size_t e = 0; e < d; ++e)
+      if (!used[e] && stride[e] == stride[d] && extent[e] == extent[d]) tried = true;
+    if (tried) continue;
+    used[d] = true;
+    if (exhaustive_order_exists(stride, extent, used, depth + 1, stride[d] * extent[d]))
+      return true;
+    used[d] = false;
+  }
+  return false;
+}
+
+/// SM can be converted to layout_stride::mapping<E>: a unique, strided mapping with compatible
+/// extents. Implicit for the standard layouts with convertible extents.
+template <class E, class SM, bool = is_layout_mapping_alike_v<SM>>
+struct stride_from_mapping {
+  static constexpr bool ok = false;
+  static constexpr bool implicit = false;
+};
+template <class E, class SM>
+struct stride_from_mapping<E, SM, true> {
+  static constexpr bool ok = std::is_constructible_v<E, typename SM::extents_type> &&
+                             SM::is_always_unique() && SM::is_always_strided();
+  static constexpr bool implicit =
+      std::is_convertible_v<typename SM::extents_type, E> &&
+      (is_mapping_of_v<layout_left, SM> || is_mapping_of_v<layout_right, SM> ||
+       is_mapping_of_v<layout_stride, SM>);
+};
+
+/// A strided mapping to compare with layout_stride::mapping<E>.
+template <class E, class OM, bool = is_layout_mapping_alike_v<OM>>
+struct stride_comparable : std::false_type {};
+template <class E, class OM>
+struct stride_comparable<E, OM, true>
+    : std::bool_constant<OM::extents_type::rank() == E::rank() && OM::is_always_strided()> {};
+
+}  // namespace detail
+
+template <class Extents>
+class layout_stride::mapping {
+  static_assert(detail::is_extents_v<Extents>,
+                "layout_stride::mapping<Extents>: Extents must be a shmarray::extents");
+
+ public:
+  using extents_type = Extents;
+  using index_type = typename extents_type::index_type;
+  using size_type = typename extents_type::size_type;
+  using rank_type = typename extents_type::rank_type;
+  using layout_type = layout_stride;
+
+ private:
+  static constexpr rank_type rank_ = extents_type::rank();
+  using strides_type = std::array<index_type, rank_>;
+
+ public:
+  /// Default extents with the strides of C order.
+  constexpr mapping() noexcept : mapping(layout_right::mapping<extents_type>()) {}
+  constexpr mapping(const mapping&) noexcept = default;
+
+  /// Precondition: every stride > 0, the mapping is unique, and required_span_size() fits.
+  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  constexpr mapping(const extents_type& e, const std::array<OI, rank_>& s) noexcept
+      : extents_(e), strides_(cast_strides(s, std::make_index_sequence<rank_>{})) {
+    check_strides();
+  }
+#if defined(__cpp_lib_span)
+  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  constexpr mapping(const extents_type& e, std::span<OI, rank_> s) noexcept
+      : extents_(e), strides_(cast_strides(s, std::make_index_sequence<rank_>{})) {
+    check_strides();
+  }
+#endif
+
+  /// From any unique strided mapping (layout_right, layout_left, layout_stride, ...).
+  template <class SM, std::enable_if_t<detail::stride_from_mapping<extents_type, SM>::ok &&
+                                           detail::stride_from_mapping<extents_type, SM>::implicit,
+                                       int> = 0>
+  constexpr mapping(const SM& other) noexcept
+      : extents_(other.extents()), strides_(strides_of(other)) {}
+  template <class SM, std::enable_if_t<detail::stride_from_mapping<extents_type, SM>::ok &&
+                                           !detail::stride_from_mapping<extents_type, SM>::implicit,
+                                       int> = 0>
+  constexpr explicit mapping(const SM& other) noexcept
+      : extents_(other.extents()), strides_(strides_of(other)) {}
+
+  constexpr mapping& operator=(const mapping&) noexcept = default;
+
+  constexpr const extents_type& extents() const noexcept {
+    return extents_;
+  }
+  constexpr strides_type strides() const noexcept {
+    return strides_;
+  }
+
+  /// 1 for rank 0; 0 when an extent is 0; else 1 + sum of (extent[r] - 1) * stride[r].
+  constexpr index_type required_span_size() const noexcept {
+    if constexpr (rank_ == 0) {
+      return 1;
+    } else {
+      std::size_t size = 1;
+      for (rank_type r = 0; r < rank_; ++r) {
+        const std::size_t e = static_cast<std::size_t>(extents_.extent(r));
+        if (e == 0) return 0;
+        size += (e - 1) * static_cast<std::size_t>(strides_[r]);
+      }
+      return static_cast<index_type>(size);
+    }
+  }
+
+  /// Sum of index[r] * stride[r]. Precondition: each index is in range.
+  template <class... Indices,
+            std::enable_if_t<sizeof...(Indices) == rank_ &&
+                                 (detail::is_index_like_v<Indices, index_type> && ...),
+                             int> = 0>
+  constexpr index_type operator()(Indices... idx) const noexcept {
+    return static_cast<index_type>(
+        offset(std::make_index_sequence<rank_>{},
+               static_cast<std::size_t>(static_cast<index_type>(idx))...));
+  }
+
+  static constexpr bool is_always_unique() noexcept {
+    return true;
+  }
+  static constexpr bool is_always_exhaustive() noexcept {
+    return false;
+  }
+  static constexpr bool is_always_strided() noexcept {
+    return true;
+  }
+  static constexpr bool is_unique() noexcept {
+    return true;
+  }
+  static constexpr bool is_strided() noexcept {
+    return true;
+  }
+
+  /// As the standard says: true for rank 0, else true if some order p of the dimensions has
+  /// stride(p0) == 1 and stride(p_i) == stride(p_(i-1)) * extent(p_(i-1)). (So extents {0, 3} with
+  /// strides {1, 1} are not exhaustive but strides {3, 1} are, though both index nothing.)
+  constexpr bool is_exhaustive() const noexcept {
+    if constexpr (rank_ == 0) {
+      return true;
+    } else {
+      std::array<std::size_t, rank_> s{}, e{};
+      std::array<bool, rank_> used{};
+      for (rank_type r = 0; r < rank_; ++r) {
+        s[r] = static_cast<std::size_t>(strides_[r]);
+        e[r] = static_cast<std::size_t>(extents_.extent(r));
+      }
+      return detail::exhaustive_order_exists(s, e, used, 0, 1);
+    }
+  }
+
+  /// Precondition: r < rank().
+  template <class E = extents_type, std::enable_if_t<(E::rank() > 0), int> = 0>
+  constexpr index_type stride(rank_type r) const noexcept {
+    return strides_[r];
+  }
+
+  /// Equal extents, equal strides, and y maps the zero index to offset 0.
+  template <class OM, std::enable_if_t<detail::stride_comparable<extents_type, OM>::value, int> = 0>
+  friend constexpr bool operator==(const mapping& x, const OM& y) noexcept {
+    return equal(x, y);
+  }
+#if __cplusplus < 202002L
+  template <class OM, std::enable_if_t<detail::stride_comparable<extents_type, OM>::value &&
+                                           !detail::is_mapping_of_v<layout_stride, OM>,
+                                       int> = 0>
+  friend constexpr bool operator==(const OM& y, const mapping& x) noexcept {
+    return equal(x, y);
+  }
+  template <class OM, std::enable_if_t<detail::stride_comparable<extents_type, OM>::value, int> = 0>
+  friend constexpr bool operator!=(const mapping& x, const OM& y) noexcept {
+    return !equal(x, y);
+  }
+  template <class OM, std::enable_if_t<detail::stride_comparable<extents_type, OM>::value &&
+                                           !detail::is_mapping_of_v<layout_stride, OM>,
+                                       int> = 0>
+  friend constexpr bool operator!=(const OM& y, const mapping& x) noexcept {
+    return !equal(x, y);
+  }
+#endif
+
+ private:
+  template <class Array, std::size_t... R>
+  static constexpr strides_type cast_strides(const Array& s, std::index_sequence<R...>) noexcept {
+    return strides_type{{static_cast<index_type>(s[R])...}};
+  }
+
+  template <class SM>
+  static constexpr strides_type strides_of(const SM& other) noexcept {
+    strides_type s{};
+    if constexpr (rank_ > 0) {
+      for (rank_type r = 0; r < rank_; ++r) s[r] = static_cast<index_type>(other.stride(r));
+    } else {
+      (void)other;
+    }
+    return s;
+  }
+
+  constexpr void check_strides() const noexcept {
+    if constexpr (detail::bounds_check_enabled && rank_ > 0) {
+      for (rank_type r = 0; r < rank_; ++r) {
+        if (!(strides_[r] > 0))
+          detail::precondition_failed("layout_stride::mapping: every stride must be > 0");
+      }
+    }
+  }
+
+  template <class OM>
+  static constexpr bool equal(const mapping& x, const OM& y) noexcept {
+    if (!(x.extents() == y.extents())) return false;
+    if constexpr (rank_ == 0) {
+      return static_cast<std::size_t>(y()) == 0;
+    } else {
+      if (detail::extents_product(y.extents()) != 0 &&
+          static_cast<std::size_t>(zero_offset(y, std::make_index_sequence<rank_>{})) != 0)
+        return false;
+      for (rank_type r = 0; r < rank_; ++r) {
+        if (static_cast<std::size_t>(x.stride(r)) != static_cast<std::size_t>(y.stride(r)))
+          return false;
+      }
+      return true;
+    }
+  }
+
+  template <class OM, std::size_t... R>
+  static constexpr auto zero_offset(const OM& y, std::index_sequence<R...>) noexcept {
+    return y(((void)R, typename OM::index_type{0})...);
+  }
+
+  template <std::size_t... R, class... S>
+  constexpr std::size_t offset(std::index_sequence<R...>, S... i) const noexcept {
+    return (std::size_t{0} + ... + (i * static_cast<std::size_t>(strides_[R])));
+  }
+
+  extents_type extents_{};
+  strides_type strides_{};
+};
+
+}  // namespace shmarray
