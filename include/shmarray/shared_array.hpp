@@ -215,27 +215,28 @@ class shared_array {
     return create_(nullptr, std::move(shape), o, false, "allocate", no_fill_);
   }
 
-  /// A new zero-filled array with the shape (and, for a shared_array or a layout_left view, the
-  /// order) of `like`.
+  /// A new zero-filled array with the shape of `like` (a shared_array, an mdspan or a range). The
+  /// order is the options' (C unless fortran_order), as for every factory.
   template <class Like>
   static shared_array allocate_like(manager& m, const Like& like, const create_options& o = {}) {
-    return create_(&m, shape_of_(like), order_of_(like, o), true, "allocate_like", no_fill_);
+    return create_(&m, shape_of_(like), o, true, "allocate_like", no_fill_);
   }
   template <class Like>
   static shared_array allocate_like(const Like& like, const create_options& o = {}) {
-    return create_(nullptr, shape_of_(like), order_of_(like, o), true, "allocate_like", no_fill_);
+    return create_(nullptr, shape_of_(like), o, true, "allocate_like", no_fill_);
   }
   template <class Like>
   static shared_array allocate_like_unsafe(manager& m, const Like& like, const create_options& o = {}) {
-    return create_(&m, shape_of_(like), order_of_(like, o), false, "allocate_like", no_fill_);
+    return create_(&m, shape_of_(like), o, false, "allocate_like", no_fill_);
   }
   template <class Like>
   static shared_array allocate_like_unsafe(const Like& like, const create_options& o = {}) {
-    return create_(nullptr, shape_of_(like), order_of_(like, o), false, "allocate_like", no_fill_);
+    return create_(nullptr, shape_of_(like), o, false, "allocate_like", no_fill_);
   }
 
   /// A new array holding a copy of `src`: any mdspan (any layout: transposes and slices are
-  /// gathered into this array's order), a shared_array, or a contiguous range (1-D). The data is
+  /// gathered into this array's order), a shared_array (of either order), or a contiguous range
+  /// (1-D). The new array's order is the options' (C unless fortran_order); indices keep values. The data is
   /// written before the segment is published, so no attacher sees a half-copied array.
   template <class Src>
   static shared_array copy(manager& m, const Src& src, const create_options& o = {}) {
@@ -494,18 +495,6 @@ class shared_array {
       return shape_type{static_cast<std::size_t>(std::size(like))};
     }
   }
-  template <class Like>
-  static create_options order_of_(const Like& like, const create_options& o) {
-    create_options r = o;
-    if constexpr (detail::is_shared_array<Like>::value) {
-      r.fortran_order = o.fortran_order || like.fortran_order();
-    } else if constexpr (detail::is_mdspan<Like>::value) {
-      if constexpr (std::is_same_v<typename Like::layout_type, layout_left>)
-        r.fortran_order = o.fortran_order || Like::rank() > 1;
-    }
-    return r;
-  }
-
   template <class Src>
   static shared_array copy_(manager* m, const Src& src, const create_options& o, bool validate) {
     if constexpr (detail::is_shared_array<Src>::value) {
@@ -513,9 +502,8 @@ class shared_array {
                     "copy: the source's element type must be T");
       if (!src.is_open())
         detail::throw_error(errc::closed, "copy: the source shared_array is closed");
-      create_options r = order_of_(src, o);
       auto fill = [&](shared_array& a) { copy_from_shared_(a, src); };
-      return create_(m, src.shape(), r, validate, "copy", fill);
+      return create_(m, src.shape(), o, validate, "copy", fill);
     } else if constexpr (detail::is_mdspan<Src>::value) {
       static_assert(std::is_same_v<std::remove_cv_t<typename Src::element_type>, value_type>,
                     "copy: the mdspan's element type must be T");

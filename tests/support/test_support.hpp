@@ -87,6 +87,13 @@ inline child_status wait_child(pid_t pid, std::chrono::milliseconds bound) {
   return st;
 }
 
+/// In a forked child: fatal signals kill it as usual (not Catch2's handlers, which would report
+/// the child's crash as the parent's test failing).
+inline void reset_fatal_signals() {
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM})
+    ::signal(sig, SIG_DFL);
+}
+
 /// Runs `fn` in a forked child; the child's exit code is fn's return value (3 if it throws).
 /// The child leaves with _exit: no inherited destructors, no second flush of stdio.
 inline child_status run_in_child(const std::function<int()>& fn,
@@ -95,6 +102,7 @@ inline child_status run_in_child(const std::function<int()>& fn,
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    reset_fatal_signals();
     int code = 3;
     try {
       code = fn();
@@ -117,6 +125,7 @@ inline child_status run_in_child_with_exit(const std::function<int()>& fn,
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    reset_fatal_signals();
     int code = 3;
     try {
       code = fn();
