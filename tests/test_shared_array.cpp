@@ -596,3 +596,22 @@ TEST_CASE("a mode 000 segment is permission_denied for a non-root attacher", "[s
   });
   CHECK(st.ok());
 }
+
+TEST_CASE("save and load round-trip through .npy files", "[shared_array][npyfile]") {
+  std::string dir = SHMARRAY_TEST_BINARY_DIR;
+  auto a = shared_array<float>::allocate({2, 3}, {"", 0600, true});
+  for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<float>(i) + 0.5f;
+  std::string path = dir + "/roundtrip-" + std::to_string(::getpid()) + ".npy";
+  a.save(path);
+  auto b = shared_array<float>::load(path);
+  ::unlink(path.c_str());
+  CHECK(b.fortran_order());
+  CHECK(b.shape() == a.shape());
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  auto f = shared_array<double>::load(std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/float64_3d_fortran.npy");
+  CHECK(f.fortran_order());
+  CHECK(f.view<3, shmarray::layout_left>()(1, 2, 3) == 23.0);
+  CHECK(error_of([] { shared_array<float>::load(std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/float64_1d.npy"); }) ==
+        errc::type_mismatch);
+  CHECK(error_of([] { shared_array<float>::load("/nonexistent/x.npy"); }) == errc::not_found);
+}

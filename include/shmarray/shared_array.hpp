@@ -22,6 +22,8 @@
 #include "manager.hpp"
 #include "mdspan.hpp"
 #include "npy.hpp"
+#include "npy_file.hpp"
+#include "detail/copy.hpp"
 #include "segment.hpp"
 
 namespace shmarray {
@@ -31,6 +33,7 @@ struct create_options {
   std::string name;            // "" -> generated: "shmarray-" + 64 random bits, 25 characters
   unsigned mode = 0600;        // the segment's permissions, exactly (whatever the umask)
   bool fortran_order = false;  // NPY 'fortran_order': column-major; views are layout_left
+  unsigned copy_threads = 0;   // copy/load: 0 = automatic (threads for large arrays), 1 = off
 };
 
 /// How an existing segment is attached.
@@ -195,6 +198,7 @@ class shared_array {
     shape_.swap(o.shape_);
     std::swap(size_, o.size_);
     std::swap(fortran_, o.fortran_);
+    std::swap(copy_threads_, o.copy_threads_);
   }
   friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
 
@@ -253,6 +257,22 @@ class shared_array {
   template <class Src>
   static shared_array copy_unsafe(const Src& src, const create_options& o = {}) {
     return copy_(nullptr, src, o, false);
+  }
+
+  /// A new array holding the contents of an .npy file (NumPy format 1.0-3.0, C or Fortran order,
+  /// which the array keeps). The file's dtype must be T's (type_mismatch otherwise); a truncated
+  /// file or a header that lies is bad_format. The data streams from the file into shared memory.
+  static shared_array load(manager& m, const std::string& path, const create_options& o = {}) {
+    return load_(&m, path, o);
+  }
+  static shared_array load(const std::string& path, const create_options& o = {}) {
+    return load_(nullptr, path, o);
+  }
+
+  /// Writes the array to `path` as an .npy file that np.load reads (replaced atomically).
+  void save(const std::string& path) const {
+    if (!is_open()) detail::throw_error(errc::closed, "save '" + path + "': the shared_array is closed");
+    npy::write_file(path, npy::descr<T>(), fortran_, shape_, data_, nbytes());
   }
 
   /// Shared memory with no name, for fork-based pools: children forked after this call share it;
@@ -463,6 +483,7 @@ class shared_array {
       }
     }
     if (m) a.seg_.disown();
+    a.copy_threads_ = o.copy_threads;
     a.finish_create_(std::move(shape), o.fortran_order, plan);
     if (m) {
       try {
@@ -516,17 +537,29 @@ class shared_array {
                                    value_type>,
                     "copy: the range's element type must be T");
       auto fill = [&](shared_array& a) {
-        if (a.size_) std::memcpy(static_cast<void*>(a.data_), std::data(src), a.nbytes());
+        if (a.size_) detail::copy_bytes(a.data_, std::data(src), a.nbytes(), a.copy_threads_);
       };
       return create_(m, shape_of_(src), o, validate, "copy", fill);
     }
+  }
+
+  static shared_array load_(manager* m, const std::string& path, const create_options& o) {
+    npy::file_reader r(path);
+    if (!npy::same_descr(r.hdr().descr, npy::descr<T>()))
+      detail::throw_error(errc::type_mismatch, "load '" + path + "': the file holds " +
+                                                   detail::describe_descr(r.hdr().descr) +
+                                                   ", asked for " + detail::describe_descr(npy::descr<T>()));
+    create_options opts = o;
+    opts.fortran_order = r.hdr().fortran_order;
+    auto fill = [&](shared_array& a) { r.read_data(a.data_); };
+    return create_(m, r.hdr().shape, opts, true, "load", fill);
   }
 
   template <class Src>
   static void copy_from_shared_(shared_array& a, const Src& src) {
     if (a.size_ == 0) return;
     if (a.fortran_ == src.fortran_order() || a.rank() <= 1) {
-      std::memcpy(static_cast<void*>(a.data_), src.data(), a.nbytes());
+      detail::copy_bytes(a.data_, src.data(), a.nbytes(), a.copy_threads_);
       return;
     }
     std::size_t rank = src.rank();
@@ -550,7 +583,7 @@ class shared_array {
         rank <= 1;
     if constexpr (std::is_same_v<L, layout_right> || std::is_same_v<L, layout_left>) {
       if (same_order) {
-        std::memcpy(static_cast<void*>(a.data_), src.data_handle(), a.nbytes());
+        detail::copy_bytes(a.data_, src.data_handle(), a.nbytes(), a.copy_threads_);
         return;
       }
     }
@@ -665,6 +698,7 @@ class shared_array {
   shape_type shape_;
   std::size_t size_ = 0;
   bool fortran_ = false;
+  unsigned copy_threads_ = 0;  // only meaningful during creation
 };
 
 }  // namespace shmarray

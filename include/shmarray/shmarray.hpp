@@ -6,6 +6,7 @@
 #include "manager.hpp"
 #include "mdspan.hpp"
 #include "npy.hpp"
+#include "npy_file.hpp"
 #include "segment.hpp"
 #include "shared_array.hpp"
 #include "version.hpp"

@@ -17,6 +17,7 @@
 #endif
 
 #include "mdspan_bounds_check.hpp"
+#include "mdspan_index.hpp"
 
 namespace shmarray {
 
@@ -27,26 +28,12 @@ class extents;
 
 namespace detail {
 
-/// An index argument: convertible to the index type without throwing, as the standard asks, but
-/// never a floating-point number (std::mdspan accepts 1.5 through the implicit conversion; we
-/// refuse it at compile time). Integers, enums and integral_constant-like types qualify.
-template <class T, class IndexType>
-inline constexpr bool is_index_like_v =
-    std::is_convertible_v<const T&, IndexType>&&
-        std::is_nothrow_constructible_v<IndexType, const T&> &&
-    !std::is_floating_point_v<std::remove_cv_t<std::remove_reference_t<T>>>;
-
 template <class T>
 struct is_extents : std::false_type {};
 template <class I, std::size_t... E>
 struct is_extents<extents<I, E...>> : std::true_type {};
 template <class T>
 inline constexpr bool is_extents_v = is_extents<T>::value;
-
-/// The largest value of an integer type, as unsigned long long (for comparisons across types).
-template <class I>
-inline constexpr unsigned long long max_of =
-    static_cast<unsigned long long>(std::numeric_limits<I>::max());
 
 template <std::size_t... E>
 inline constexpr std::size_t count_dynamic = (std::size_t{0} + ... +

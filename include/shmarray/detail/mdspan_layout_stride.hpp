@@ -16,26 +16,11 @@
 namespace shmarray {
 namespace detail {
 
-/// Is there an order p of the dimensions with stride[p0] == 1 and
-/// stride[p_i] == stride[p_(i-1)] * extent[p_(i-1)]? (The standard's is_exhaustive for
-/// layout_stride.) Depth-first search; dimensions equal in (stride, extent) are tried once.
-template <std::size_t N>
-constexpr bool exhaustive_order_exists(const std::array<std::size_t, N>& stride,
-                                       const std::array<std::size_t, N>& extent,
-                                       std::array<bool, N>& used, std::size_t depth,
-                                       std::size_t expected) noexcept {
-  if (depth == N) return true;
-  for (std::size_t d = 0; d < N; ++d) {
-    if (used[d] || stride[d] != expected) continue;
-    bool tried = false;  // an equivalent dimension was already tried at this depth
-    for (std::size_t e = 0; e < d; ++e)
-      if (!used[e] && stride[e] == stride[d] && extent[e] == extent[d]) tried = true;
-    if (tried) continue;
-    used[d] = true;
-    if (exhaustive_order_exists(stride, extent, used, depth + 1, stride[d] * extent[d]))
-      return true;
-    used[d] = false;
-  }
+/// True when some static extent of E is 0: every such index space is empty.
+template <class E>
+constexpr bool has_static_zero_extent() noexcept {
+  for (std::size_t r = 0; r < E::rank(); ++r)
+    if (E::static_extent(r) == 0) return true;
   return false;
 }
 
@@ -150,8 +135,9 @@ class layout_stride::mapping {
   static constexpr bool is_always_unique() noexcept {
     return true;
   }
+  /// True for rank 0 and for extents with a static 0, whose index spaces are empty (LWG 4266).
   static constexpr bool is_always_exhaustive() noexcept {
-    return false;
+    return rank_ == 0 || detail::has_static_zero_extent<extents_type>();
   }
   static constexpr bool is_always_strided() noexcept {
     return true;
@@ -163,20 +149,17 @@ class layout_stride::mapping {
     return true;
   }
 
-  /// As the standard says: true for rank 0, else true if some order p of the dimensions has
-  /// stride(p0) == 1 and stride(p_i) == stride(p_(i-1)) * extent(p_(i-1)). (So extents {0, 3} with
-  /// strides {1, 1} are not exhaustive but strides {3, 1} are, though both index nothing.)
+  /// Every offset in [0, required_span_size()) is reached by some index. True for rank 0 and for an
+  /// empty index space (LWG 4266); otherwise (the mapping being unique) exactly when
+  /// required_span_size() equals the number of indices. This is what libstdc++ and libc++ compute;
+  /// the C++23 text's "a permutation of the dimensions chains the strides" answers false for some
+  /// exhaustive mappings with an extent of 1 (extents {2, 1, 2}, strides {1, 5, 2}: LWG 4562).
   constexpr bool is_exhaustive() const noexcept {
     if constexpr (rank_ == 0) {
       return true;
     } else {
-      std::array<std::size_t, rank_> s{}, e{};
-      std::array<bool, rank_> used{};
-      for (rank_type r = 0; r < rank_; ++r) {
-        s[r] = static_cast<std::size_t>(strides_[r]);
-        e[r] = static_cast<std::size_t>(extents_.extent(r));
-      }
-      return detail::exhaustive_order_exists(s, e, used, 0, 1);
+      const std::size_t size = detail::extents_product(extents_);
+      return size == 0 || size == static_cast<std::size_t>(required_span_size());
     }
   }
 

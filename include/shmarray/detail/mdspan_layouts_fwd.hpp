@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "mdspan_extents.hpp"
+#include "mdspan_index.hpp"
 
 namespace shmarray {
 
@@ -56,14 +57,6 @@ struct is_layout_mapping_alike<
                          std::is_same_v<decltype(M::is_always_unique()), bool>> {};
 template <class M>
 inline constexpr bool is_layout_mapping_alike_v = is_layout_mapping_alike<M>::value;
-
-/// Product of all extents, in std::size_t.
-template <class E>
-constexpr std::size_t extents_product(const E& e) noexcept {
-  std::size_t p = 1;
-  for (std::size_t r = 0; r < E::rank(); ++r) p *= static_cast<std::size_t>(e.extent(r));
-  return p;
-}
 
 }  // namespace detail
 }  // namespace shmarray
