@@ -32,3 +32,17 @@ using std::mdspan;
 #include "detail/mdspan_layout_stride.hpp"
 #include "detail/mdspan_mdspan.hpp"
 #endif
+
+// submdspan, full_extent, strided_slice: the std ones only where the library has them too.
+#if SHMARRAY_USES_STD_MDSPAN && defined(__cpp_lib_submdspan)
+namespace shmarray {
+using std::full_extent;
+using std::full_extent_t;
+using std::strided_slice;
+using std::submdspan;
+using std::submdspan_extents;
+using std::submdspan_mapping_result;
+}  // namespace shmarray
+#else
+#include "detail/mdspan_submdspan.hpp"
+#endif

@@ -14,8 +14,8 @@ namespace detail {
 /// refuse it at compile time). Integers, enums and integral_constant-like types qualify.
 template <class T, class IndexType>
 inline constexpr bool is_index_like_v =
-    std::is_convertible_v<const T&, IndexType> &&
-    std::is_nothrow_constructible_v<IndexType, const T&> &&
+    std::is_convertible_v<const T&, IndexType>&&
+        std::is_nothrow_constructible_v<IndexType, const T&> &&
     !std::is_floating_point_v<std::remove_cv_t<std::remove_reference_t<T>>>;
 
 /// The largest value of an integer type, as unsigned long long (for comparisons across types).

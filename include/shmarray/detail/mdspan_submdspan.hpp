@@ -131,7 +131,7 @@ constexpr std::size_t sub_static_extent() noexcept {
     } else {
       return dynamic_extent;
     }
-  } else {  // strided
+  } else if constexpr (k == slice_kind::strided) {
     using X = typename S::extent_type;
     using Y = typename S::stride_type;
     if constexpr (is_integral_constant_like_v<X>) {
@@ -145,6 +145,8 @@ constexpr std::size_t sub_static_extent() noexcept {
     } else {
       return dynamic_extent;
     }
+  } else {  // an index: the dimension is dropped, the value is never used
+    return dynamic_extent;
   }
 }
 
@@ -182,8 +184,8 @@ using sub_extents_t =
 template <class I, class... Slices>
 constexpr auto kept_dimensions() noexcept {
   constexpr bool dropped[] = {(kind_of<Slices, I>() == slice_kind::index)..., false};
-  constexpr std::size_t n = (std::size_t{0} + ... +
-                             std::size_t{kind_of<Slices, I>() == slice_kind::index ? 0u : 1u});
+  constexpr std::size_t n =
+      (std::size_t{0} + ... + std::size_t{kind_of<Slices, I>() == slice_kind::index ? 0u : 1u});
   std::array<std::size_t, n> kept{};
   std::size_t j = 0;
   for (std::size_t k = 0; k < sizeof...(Slices); ++k)
@@ -256,8 +258,8 @@ void check_slice(const S& s, I e, std::size_t dim, std::size_t rank) {
   const auto ext = static_cast<long long>(e);
   if constexpr (k == slice_kind::index) {
     if (!index_in_range(first_of<I>(s), e))
-      throw_bad_slice("index " + index_to_string(first_of<I>(s)), static_cast<std::size_t>(e),
-                      dim, rank);
+      throw_bad_slice("index " + index_to_string(first_of<I>(s)), static_cast<std::size_t>(e), dim,
+                      rank);
   } else if constexpr (k == slice_kind::pair) {
     if (first < 0 || first > last || last > ext)
       throw_bad_slice("{" + std::to_string(first) + ", " + std::to_string(last) + "}",
@@ -319,8 +321,30 @@ constexpr std::size_t offset_of(const Mapping& m,
   return static_cast<std::size_t>(m(first[R]...));
 }
 
-template <class Mapping, class... Slices>
-constexpr auto submdspan_mapping_impl(const Mapping& m, const Slices&... slices) {
+/// The extents of the result (see submdspan_extents).
+template <class E, std::size_t... R, class... Slices>
+constexpr auto sub_extents_of(const E& src, std::index_sequence<R...>, const Slices&... slices) {
+  using I = typename E::index_type;
+  using sub_ext_t = sub_extents_t<E, Slices...>;
+  constexpr auto kept = kept_dimensions<I, Slices...>();
+  const std::array<I, sizeof...(R) + 1> all{sub_extent_of<I>(slices, src.extent(R))..., I{0}};
+  std::array<I, kept.size()> values{};
+  for (std::size_t r = 0; r < kept.size(); ++r) values[r] = all[kept[r]];
+  (void)all;
+  return sub_ext_t(values);
+}
+
+template <class E, std::size_t... R, class... Slices>
+void check_slices(const E& src, std::index_sequence<R...>, const Slices&... slices) {
+  (check_slice<typename E::index_type>(slices, src.extent(R), R, E::rank()), ...);
+}
+
+/// The mapping and offset of submdspan(m, slices...), as the standard's submdspan_mapping for the
+/// layout_left, layout_right and layout_stride (and any other strided mapping, which gives
+/// layout_stride).
+template <class Mapping, std::size_t... R, class... Slices>
+constexpr auto submdspan_mapping_impl(const Mapping& m, std::index_sequence<R...> seq,
+                                      const Slices&... slices) {
   using src_extents = typename Mapping::extents_type;
   using I = typename src_extents::index_type;
   using layout = typename Mapping::layout_type;
@@ -329,34 +353,31 @@ constexpr auto submdspan_mapping_impl(const Mapping& m, const Slices&... slices)
   constexpr auto kept = kept_dimensions<I, Slices...>();
   constexpr std::size_t sub_rank = kept.size();
 
-  const std::array<I, n> first{first_of<I>(slices)...};
-  const std::array<I, n> exts = all_extents(m.extents(), std::make_index_sequence<n>{});
-  const std::array<I, n> sub_exts{sub_extent_of<I>(slices, exts[index_of<Slices, Slices...>()])...};
-  (void)sub_exts;
-  std::array<I, sub_rank> sub_values{};
-  for (std::size_t r = 0; r < sub_rank; ++r) sub_values[r] = sub_exts[kept[r]];
-  const sub_ext_t sub_ext(sub_values);
-  const std::size_t offset = offset_of(m, first, std::make_index_sequence<n>{});
-
   if constexpr (n == 0) {
+    (void)seq;
     return submdspan_mapping_result<Mapping>{m, 0};
-  } else if constexpr (std::is_same_v<layout, layout_left> && keeps_layout_left<I, Slices...>()) {
-    return submdspan_mapping_result<layout_left::mapping<sub_ext_t>>{
-        layout_left::mapping<sub_ext_t>(sub_ext), offset};
-  } else if constexpr (std::is_same_v<layout, layout_right> &&
-                       keeps_layout_right<I, Slices...>()) {
-    return submdspan_mapping_result<layout_right::mapping<sub_ext_t>>{
-        layout_right::mapping<sub_ext_t>(sub_ext), offset};
   } else {
-    static_assert(Mapping::is_always_strided(),
-                  "submdspan: only strided layouts (layout_right, layout_left, layout_stride, "
-                  "or any mapping with stride()) can be sliced");
-    const std::array<I, n> factor{stride_factor_of<I>(slices)...};
-    std::array<I, sub_rank> strides{};
-    for (std::size_t r = 0; r < sub_rank; ++r)
-      strides[r] = static_cast<I>(m.stride(kept[r]) * factor[kept[r]]);
-    return submdspan_mapping_result<layout_stride::mapping<sub_ext_t>>{
-        layout_stride::mapping<sub_ext_t>(sub_ext, strides), offset};
+    const sub_ext_t sub_ext = sub_extents_of(m.extents(), seq, slices...);
+    const std::array<I, n> first{first_of<I>(slices)...};
+    const std::size_t offset = offset_of(m, first, seq);
+    if constexpr (std::is_same_v<layout, layout_left> && keeps_layout_left<I, Slices...>()) {
+      return submdspan_mapping_result<layout_left::mapping<sub_ext_t>>{
+          layout_left::mapping<sub_ext_t>(sub_ext), offset};
+    } else if constexpr (std::is_same_v<layout, layout_right> &&
+                         keeps_layout_right<I, Slices...>()) {
+      return submdspan_mapping_result<layout_right::mapping<sub_ext_t>>{
+          layout_right::mapping<sub_ext_t>(sub_ext), offset};
+    } else {
+      static_assert(Mapping::is_always_strided(),
+                    "submdspan: only strided layouts (layout_right, layout_left, layout_stride, "
+                    "or any mapping with stride()) can be sliced");
+      const std::array<I, n> factor{stride_factor_of<I>(slices)...};
+      std::array<I, sub_rank> strides{};
+      for (std::size_t r = 0; r < sub_rank; ++r)
+        strides[r] = static_cast<I>(m.stride(kept[r]) * factor[kept[r]]);
+      return submdspan_mapping_result<layout_stride::mapping<sub_ext_t>>{
+          layout_stride::mapping<sub_ext_t>(sub_ext, strides), offset};
+    }
   }
 }
 
@@ -367,7 +388,7 @@ template <class IndexType, std::size_t... Extents, class... Slices>
 constexpr auto submdspan_extents(const extents<IndexType, Extents...>& src, Slices... slices) {
   static_assert(sizeof...(Slices) == sizeof...(Extents),
                 "submdspan_extents: give exactly one slice per dimension (rank() slices)");
-  return detail::sub_extents_of(src, slices...);
+  return detail::sub_extents_of(src, std::make_index_sequence<sizeof...(Slices)>{}, slices...);
 }
 
 /// A view of part of src: one slice per dimension. Each index slice drops its dimension.
@@ -383,9 +404,10 @@ constexpr auto submdspan(const mdspan<ElementType, Extents, LayoutPolicy, Access
                 "submdspan: each slice must be an index, full_extent, a {begin, end} pair or "
                 "tuple, or a strided_slice");
   if constexpr (detail::bounds_check_enabled) {
-    detail::check_slices(src.extents(), slices...);
+    detail::check_slices(src.extents(), std::make_index_sequence<Extents::rank()>{}, slices...);
   }
-  auto sub = detail::submdspan_mapping_impl(src.mapping(), slices...);
+  auto sub = detail::submdspan_mapping_impl(src.mapping(),
+                                            std::make_index_sequence<Extents::rank()>{}, slices...);
   using sub_mapping = decltype(sub.mapping);
   using result = mdspan<ElementType, typename sub_mapping::extents_type,
                         typename sub_mapping::layout_type, typename AccessorPolicy::offset_policy>;
