@@ -45,7 +45,8 @@ TEST_CASE("a manager unlinks its segments at destruction, even moved or closed o
   escaped.close();
 }
 
-TEST_CASE("shutdown is idempotent, tolerates segments already unlinked, and ends allocation", "[manager]") {
+TEST_CASE("shutdown is idempotent, tolerates segments already unlinked, and ends allocation",
+          "[manager]") {
   manager m(no_tracker());
   auto a = shared_array<double>::allocate(m, {4});
   std::string name = a.name();

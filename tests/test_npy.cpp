@@ -58,10 +58,13 @@ void check_fixture(const std::string& dtype) {
     REQUIRE(bytes.size() == h.data_offset + h.count() * sizeof(T));
     const T* data = reinterpret_cast<const T*>(bytes.data() + h.data_offset);
     for (std::size_t k = 0; k < h.count(); ++k) {
-      if constexpr (std::is_same_v<T, bool>) CHECK(data[k] == (k % 2 == 1));
-      else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>)
+      if constexpr (std::is_same_v<T, bool>)
+        CHECK(data[k] == (k % 2 == 1));
+      else if constexpr (std::is_same_v<T, std::complex<float>> ||
+                         std::is_same_v<T, std::complex<double>>)
         CHECK(data[k] == T(static_cast<typename T::value_type>(k)));
-      else CHECK(data[k] == static_cast<T>(k));
+      else
+        CHECK(data[k] == static_cast<T>(k));
     }
     // Our writer produces a header our parser reads back the same, at the same data offset.
     std::string ours = npy::write_header(npy::descr<T>(), false, shapes[i]);
@@ -136,7 +139,8 @@ TEST_CASE("the parser accepts NumPy's spellings", "[npy]") {
     return npy::parse_header(b.data(), b.size(), "t");
   };
   CHECK(parse("{'shape': (3,), 'fortran_order': True, 'descr': '<i4'}").fortran_order);
-  CHECK(parse("{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(2,3)}").shape == shape_type{2, 3});
+  CHECK(parse("{\"descr\":\"<f8\",\"fortran_order\":False,\"shape\":(2,3)}").shape ==
+        shape_type{2, 3});
   CHECK(parse("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3,), }").shape ==
         shape_type{2, 3});
   CHECK(parse("{'descr': '<f8', 'fortran_order': False, 'shape': (4L, 5L), }").shape ==
@@ -152,20 +156,20 @@ TEST_CASE("malformed headers are bad_format", "[npy]") {
   CHECK(parse_error(b) == errc::bad_format);  // magic
   b = good;
   b[6] = 4;
-  CHECK(parse_error(b) == errc::bad_format);  // version
+  CHECK(parse_error(b) == errc::bad_format);                   // version
   CHECK(parse_error(good.substr(0, 9)) == errc::bad_format);   // truncated prefix
   CHECK(parse_error(good.substr(0, 40)) == errc::bad_format);  // length claims more than present
   CHECK(parse_error("") == errc::bad_format);
   for (const char* dict :
-       {"{'descr': '<f8', 'fortran_order': False}",                              // missing key
-        "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}",        // extra key
+       {"{'descr': '<f8', 'fortran_order': False}",                                 // missing key
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'x': 1}",          // extra key
         "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}",  // repeated
         "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (2,)}",
         "{'descr': '<f8', 'fortran_order': False, 'shape': (2)}",  // not a tuple
         "{'descr': '<f8', 'fortran_order': False, 'shape': (-2,)}",
         "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999,)}",
         "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}",  // overflow
-        "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,)}",           // structured
+        "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,)}",  // structured
         "{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} trailing",
         "{'descr': '<f8, 'fortran_order': False, 'shape': (2,)}", "not a dict at all", "{",
         "{'descr': '', 'fortran_order': False, 'shape': (2,)}"}) {

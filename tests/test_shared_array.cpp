@@ -1,5 +1,6 @@
-// shared_array<T>: factories, attach validation, ownership rules, names, permissions, shapes, views,
-// copies, and that failures leave nothing behind. Cross-process cases fork or re-run this binary.
+// shared_array<T>: factories, attach validation, ownership rules, names, permissions, shapes,
+// views, copies, and that failures leave nothing behind. Cross-process cases fork or re-run this
+// binary.
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
@@ -43,7 +44,9 @@ std::string message_of(F&& f) {
   }
   return "";
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 std::size_t count_dir(const char* path) {
   std::size_t n = 0;
@@ -65,7 +68,8 @@ void write_raw_segment(const std::string& name, const std::string& bytes, mode_t
   int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
   REQUIRE(fd >= 0);
   REQUIRE(::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0);
-  if (!bytes.empty()) REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  if (!bytes.empty())
+    REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
   ::close(fd);
 }
 struct point {
@@ -76,7 +80,8 @@ struct span2 {
 };
 }  // namespace
 
-TEST_CASE("allocate makes a zero-filled, named, private segment that close() removes", "[shared_array]") {
+TEST_CASE("allocate makes a zero-filled, named, private segment that close() removes",
+          "[shared_array]") {
   auto a = shared_array<double>::allocate({3, 4});
   REQUIRE(a.is_open());
   CHECK(a.owner());
@@ -185,7 +190,8 @@ TEST_CASE("bad names are invalid_argument before any system call", "[shared_arra
         std::string(256, 'x'), std::string(".."), std::string(".")}) {
     INFO("name of length " << bad.size());
     if (!bad.empty())  // an empty name asks allocate for a generated one
-      CHECK(error_of([&] { shared_array<double>::allocate({2}, {bad}); }) == errc::invalid_argument);
+      CHECK(error_of([&] { shared_array<double>::allocate({2}, {bad}); }) ==
+            errc::invalid_argument);
     CHECK(error_of([&] { shared_array<double>::attach(bad); }) == errc::invalid_argument);
   }
   CHECK(count_dir("/proc/self/fd") == fds);
@@ -199,7 +205,8 @@ TEST_CASE("bad names are invalid_argument before any system call", "[shared_arra
   CHECK(shmtest::shm_exists(utf8));
 }
 
-TEST_CASE("permissions are exactly the mode asked, whatever the umask", "[shared_array][security]") {
+TEST_CASE("permissions are exactly the mode asked, whatever the umask",
+          "[shared_array][security]") {
   for (mode_t mask : {mode_t{0}, mode_t{077}, mode_t{022}}) {
     for (unsigned mode : {0600u, 0640u, 0666u, 0400u}) {
       mode_t old = ::umask(mask);
@@ -212,7 +219,9 @@ TEST_CASE("permissions are exactly the mode asked, whatever the umask", "[shared
       CHECK((st.st_mode & 07777) == mode);
     }
   }
-  CHECK(error_of([] { shared_array<double>::allocate({1}, {"", 010000}); }) == errc::invalid_argument);
+  CHECK(error_of([] {
+          shared_array<double>::allocate({1}, {"", 010000});
+        }) == errc::invalid_argument);
 }
 
 TEST_CASE("0-d and zero-size arrays", "[shared_array][shapes]") {
@@ -237,15 +246,18 @@ TEST_CASE("0-d and zero-size arrays", "[shared_array][shapes]") {
   CHECK(z2.view<2>().extent(1) == 5);
 }
 
-TEST_CASE("shapes that overflow or have too many dimensions are refused", "[shared_array][shapes]") {
+TEST_CASE("shapes that overflow or have too many dimensions are refused",
+          "[shared_array][shapes]") {
   std::size_t big = std::size_t{1} << 62;
   CHECK(error_of([&] { shared_array<double>::allocate({big, 4}); }) == errc::invalid_argument);
   CHECK(error_of([&] { shared_array<double>::allocate({SIZE_MAX}); }) == errc::invalid_argument);
-  CHECK(error_of([&] { shared_array<double>::allocate(shape_type(33, 1)); }) == errc::invalid_argument);
+  CHECK(error_of([&] { shared_array<double>::allocate(shape_type(33, 1)); }) ==
+        errc::invalid_argument);
   CHECK(shared_array<double>::allocate(shape_type(32, 1)).size() == 1);
 }
 
-TEST_CASE("only the creating process unlinks: a forked child's destructors leave it", "[shared_array][fork]") {
+TEST_CASE("only the creating process unlinks: a forked child's destructors leave it",
+          "[shared_array][fork]") {
   static shared_array<double> in_static;  // destroyed at the child's exit()
   std::string name = unique_name("forkowner");
   auto a = shared_array<double>::allocate({16}, {name});
@@ -294,12 +306,14 @@ TEST_CASE("child: attach by name (run by the exec test)", "[.][child]") {
   v(9, 9) = -1;
 }
 
-TEST_CASE("a name passed to an exec'd program attaches like a pickled handle", "[shared_array][exec]") {
+TEST_CASE("a name passed to an exec'd program attaches like a pickled handle",
+          "[shared_array][exec]") {
   std::string name = unique_name("exec");
   auto a = shared_array<double>::allocate({10, 10}, {name});
   for (std::size_t i = 0; i < 100; ++i) a.data()[i] = static_cast<double>(i);
   ::setenv("SHMARRAY_TEST_CHILD_NAME", name.c_str(), 1);
-  auto st = shmtest::run_command({"/proc/self/exe", "child: attach by name (run by the exec test)"});
+  auto st =
+      shmtest::run_command({"/proc/self/exe", "child: attach by name (run by the exec test)"});
   ::unsetenv("SHMARRAY_TEST_CHILD_NAME");
   INFO(st.out);
   REQUIRE(st.ok());
@@ -314,7 +328,8 @@ TEST_CASE("attach after unlink is not_found", "[shared_array]") {
   CHECK(error_of([&] { shared_array<double>::attach(name); }) == errc::not_found);
 }
 
-TEST_CASE("an unpublished segment is not_ready after the timeout; a late publish is seen", "[shared_array][ready]") {
+TEST_CASE("an unpublished segment is not_ready after the timeout; a late publish is seen",
+          "[shared_array][ready]") {
   std::string name = unique_name("ready");
   shm_eraser er(name);
   std::string header = shmarray::npy::write_header("<f8", false, {4});
@@ -396,7 +411,8 @@ TEST_CASE("copy from ranges, shared arrays and strided views", "[shared_array][c
   CHECK(shared_array<float>::copy(arr).data()[2] == 3.5f);
 
   // A 2x3 C-order array and its transpose as a layout_stride view (3x2).
-  auto c = shared_array<int>::copy(shmarray::mdspan<int, shmarray::dextents<std::size_t, 2>>(v.data(), 2, 3));
+  auto c = shared_array<int>::copy(
+      shmarray::mdspan<int, shmarray::dextents<std::size_t, 2>>(v.data(), 2, 3));
   CHECK(c.shape() == shape_type{2, 3});
   CHECK(c.view<2>()(1, 2) == 6);
   using E2 = shmarray::dextents<std::size_t, 2>;
@@ -409,7 +425,8 @@ TEST_CASE("copy from ranges, shared arrays and strided views", "[shared_array][c
   auto tf = shared_array<int>::copy(t, {"", 0600, true});
   CHECK(tf.fortran_order());
   for (std::size_t i = 0; i < 3; ++i)
-    for (std::size_t j = 0; j < 2; ++j) CHECK(tf.view<2, shmarray::layout_left>()(i, j) == v[j * 3 + i]);
+    for (std::size_t j = 0; j < 2; ++j)
+      CHECK(tf.view<2, shmarray::layout_left>()(i, j) == v[j * 3 + i]);
 
   // shared_array -> shared_array, C to Fortran and back.
   auto back = shared_array<int>::copy(tf, {"", 0600, false});
@@ -483,7 +500,8 @@ TEST_CASE("read-only attach maps PROT_READ: the OS refuses a write", "[shared_ar
   CHECK(a.data()[2] == 4);
 }
 
-TEST_CASE("anonymous shared memory is shared with forked children and has no name", "[shared_array][anonymous]") {
+TEST_CASE("anonymous shared memory is shared with forked children and has no name",
+          "[shared_array][anonymous]") {
   auto a = shared_array<int>::allocate_anonymous({4, 4});
   CHECK(a.name().empty());
   CHECK(a.owner());
@@ -559,7 +577,8 @@ TEST_CASE("a full /dev/shm is no_space at creation, never SIGBUS", "[shared_arra
   CHECK(st.code == 0);
 }
 
-TEST_CASE("attach refuses a segment owned by another user unless told to", "[shared_array][security]") {
+TEST_CASE("attach refuses a segment owned by another user unless told to",
+          "[shared_array][security]") {
   if (::geteuid() != 0) {
     WARN("skipped: needs root to create a segment owned by another uid");
     return;
@@ -578,7 +597,8 @@ TEST_CASE("attach refuses a segment owned by another user unless told to", "[sha
   }
 }
 
-TEST_CASE("a mode 000 segment is permission_denied for a non-root attacher", "[shared_array][security]") {
+TEST_CASE("a mode 000 segment is permission_denied for a non-root attacher",
+          "[shared_array][security]") {
   std::string name = unique_name("mode000");
   auto a = shared_array<double>::allocate({2}, {name, 0});
   auto st = shmtest::run_in_child([&] {
@@ -608,10 +628,12 @@ TEST_CASE("save and load round-trip through .npy files", "[shared_array][npyfile
   CHECK(b.fortran_order());
   CHECK(b.shape() == a.shape());
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
-  auto f = shared_array<double>::load(std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/float64_3d_fortran.npy");
+  auto f = shared_array<double>::load(std::string(SHMARRAY_TEST_SOURCE_DIR) +
+                                      "/data/float64_3d_fortran.npy");
   CHECK(f.fortran_order());
   CHECK(f.view<3, shmarray::layout_left>()(1, 2, 3) == 23.0);
-  CHECK(error_of([] { shared_array<float>::load(std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/float64_1d.npy"); }) ==
-        errc::type_mismatch);
+  CHECK(error_of([] {
+          shared_array<float>::load(std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/float64_1d.npy");
+        }) == errc::type_mismatch);
   CHECK(error_of([] { shared_array<float>::load("/nonexistent/x.npy"); }) == errc::not_found);
 }

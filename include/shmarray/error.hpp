@@ -85,7 +85,8 @@ class error : public std::system_error {
 
 namespace detail {
 /// Throws from a cold, out-of-line function so the callers' hot paths stay small.
-[[noreturn]] __attribute__((noinline, cold)) inline void throw_error(errc e, const std::string& what,
+[[noreturn]] __attribute__((noinline, cold)) inline void throw_error(errc e,
+                                                                     const std::string& what,
                                                                      int native = 0) {
   throw error(e, what, native);
 }

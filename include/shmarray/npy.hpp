@@ -1,6 +1,6 @@
 // The NumPy .npy format: the descr of each element type, writing a header, and a strict parser that
-// accepts what NumPy writes (format 1.0, 2.0, 3.0) and rejects everything else with errc::bad_format.
-// The parser never reads past the bytes it is given, whatever the header claims.
+// accepts what NumPy writes (format 1.0, 2.0, 3.0) and rejects everything else with
+// errc::bad_format. The parser never reads past the bytes it is given, whatever the header claims.
 #pragma once
 
 #include <complex>
@@ -42,9 +42,12 @@ inline constexpr bool is_complex_v<std::complex<T>> = true;
 // 'kind' letter of the NumPy type string ('b', 'i', 'u', 'f', 'c'), or 'V' for anything else.
 template <class T>
 constexpr char kind() {
-  if constexpr (std::is_same_v<T, bool>) return 'b';
-  else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return 'f';
-  else if constexpr (std::is_same_v<T, std::complex<float>> || std::is_same_v<T, std::complex<double>>)
+  if constexpr (std::is_same_v<T, bool>)
+    return 'b';
+  else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
+    return 'f';
+  else if constexpr (std::is_same_v<T, std::complex<float>> ||
+                     std::is_same_v<T, std::complex<double>>)
     return 'c';
   else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char> &&
                      !std::is_same_v<T, wchar_t> && !std::is_same_v<T, char16_t> &&
@@ -64,8 +67,10 @@ const std::string& descr() {
     constexpr char k = detail::kind<U>();
     std::string s;
     if (k == 'b') return std::string("|b1");
-    if (k == 'V' || sizeof(U) == 1) s += '|';
-    else s += detail::byte_order;
+    if (k == 'V' || sizeof(U) == 1)
+      s += '|';
+    else
+      s += detail::byte_order;
     s += k;
     s += std::to_string(sizeof(U));
     return s;
@@ -81,11 +86,11 @@ constexpr bool is_numpy_type() {
 
 /// A parsed .npy header.
 struct header {
-  std::string descr;           // e.g. "<f8"
-  bool fortran_order = false;  // column-major data
-  shape_type shape;            // () for 0-d
-  std::size_t data_offset = 0; // where the elements start
-  int major = 1, minor = 0;    // format version
+  std::string descr;            // e.g. "<f8"
+  bool fortran_order = false;   // column-major data
+  shape_type shape;             // () for 0-d
+  std::size_t data_offset = 0;  // where the elements start
+  int major = 1, minor = 0;     // format version
 
   /// Number of elements (1 for 0-d). Precondition: the header came from parse() (no overflow).
   std::size_t count() const noexcept {
@@ -96,7 +101,8 @@ struct header {
 };
 
 /// prod(shape) * elem_size, or false when it overflows size_t.
-inline bool checked_bytes(const shape_type& shape, std::size_t elem_size, std::size_t& out) noexcept {
+inline bool checked_bytes(const shape_type& shape, std::size_t elem_size,
+                          std::size_t& out) noexcept {
   std::size_t n = elem_size;
   for (auto d : shape)
     if (__builtin_mul_overflow(n, d, &n)) return false;
@@ -118,7 +124,8 @@ inline std::string shape_string(const shape_type& shape) {
 
 /// The header bytes for an array: magic, version, length, the dict, padded with spaces and ended by
 /// '\n' so that the data starts at a multiple of 64. Format 1.0 unless the dict needs 2.0.
-inline std::string write_header(std::string_view descr_, bool fortran_order, const shape_type& shape) {
+inline std::string write_header(std::string_view descr_, bool fortran_order,
+                                const shape_type& shape) {
   std::string dict = "{'descr': '";
   dict += descr_;
   dict += "', 'fortran_order': ";
@@ -174,8 +181,7 @@ class dict_parser {
   std::string found() const {
     if (p_ >= end_) return " but the header ended";
     std::string s = " but found '";
-    for (const char* q = p_; q < end_ && q < p_ + 12; ++q)
-      s += (*q >= 32 && *q < 127) ? *q : '?';
+    for (const char* q = p_; q < end_ && q < p_ + 12; ++q) s += (*q >= 32 && *q < 127) ? *q : '?';
     return s + "'";
   }
   std::string string_literal() {
@@ -184,7 +190,8 @@ class dict_parser {
     char q = *p_++;
     std::string s;
     while (p_ < end_ && *p_ != q) {
-      if (*p_ == '\\' || static_cast<unsigned char>(*p_) < 32) fail("unsupported character in a string");
+      if (*p_ == '\\' || static_cast<unsigned char>(*p_) < 32)
+        fail("unsupported character in a string");
       s += *p_++;
     }
     if (p_ >= end_) fail("unterminated string");
@@ -259,18 +266,17 @@ inline header parse_header(const void* data, std::size_t size, std::string_view 
   const auto* b = static_cast<const unsigned char*>(data);
   const std::string w(what);
   if (size < 10 || std::memcmp(b, magic, magic_size) != 0)
-    shmarray::detail::throw_error(errc::bad_format, w + ": not a .npy segment (no \\x93NUMPY magic)");
+    shmarray::detail::throw_error(errc::bad_format,
+                                  w + ": not a .npy segment (no \\x93NUMPY magic)");
   header h;
   h.major = b[6];
   h.minor = b[7];
   if (h.major < 1 || h.major > 3 || h.minor != 0)
-    shmarray::detail::throw_error(errc::bad_format, w + ": unsupported .npy format version " +
-                                                        std::to_string(h.major) + "." +
-                                                        std::to_string(h.minor) +
-                                                        " (expected 1.0, 2.0 or 3.0)");
+    shmarray::detail::throw_error(
+        errc::bad_format, w + ": unsupported .npy format version " + std::to_string(h.major) + "." +
+                              std::to_string(h.minor) + " (expected 1.0, 2.0 or 3.0)");
   std::size_t prefix = h.major == 1 ? 10 : 12;
-  if (size < prefix)
-    shmarray::detail::throw_error(errc::bad_format, w + ": truncated .npy header");
+  if (size < prefix) shmarray::detail::throw_error(errc::bad_format, w + ": truncated .npy header");
   std::size_t hlen = h.major == 1 ? (std::size_t{b[8]} | std::size_t{b[9]} << 8)
                                   : (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
                                      std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);

@@ -39,9 +39,10 @@ class file_reader {
     std::size_t item = itemsize(hdr_.descr);
     if (item == 0 || !checked_bytes(hdr_.shape, item, nbytes) || hdr_.data_offset > size_ ||
         nbytes > size_ - hdr_.data_offset)
-      fail(errc::bad_format, "the header's shape " + shape_string(hdr_.shape) + " of '" + hdr_.descr +
-                                 "' needs " + std::to_string(nbytes) + " bytes of data, the file has " +
-                                 std::to_string(size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0));
+      fail(errc::bad_format,
+           "the header's shape " + shape_string(hdr_.shape) + " of '" + hdr_.descr + "' needs " +
+               std::to_string(nbytes) + " bytes of data, the file has " +
+               std::to_string(size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0));
     nbytes_ = nbytes;
   }
   file_reader(const file_reader&) = delete;

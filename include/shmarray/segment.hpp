@@ -43,23 +43,27 @@ namespace bip = boost::interprocess;
 
 /// The shmarray control block, at align_up(data end, 64): 64 bytes, native byte order.
 struct trailer {
-  char magic[8];                 // "SHMARRAY"
-  std::uint32_t version;         // trailer format version (1)
-  std::uint32_t flags;           // reserved (0)
-  std::uint64_t creator_pid;     // the process that created the segment
-  std::uint64_t creator_start;   // its start time (clock ticks since boot, /proc/<pid>/stat)
-  std::uint64_t elem_size;       // sizeof(T)
-  std::uint64_t type_hash;       // identifies T beyond its descr (for |V types)
-  std::uint64_t data_offset;     // where the elements start
-  std::uint64_t data_bytes;      // prod(shape) * sizeof(T)
+  char magic[8];                // "SHMARRAY"
+  std::uint32_t version;        // trailer format version (1)
+  std::uint32_t flags;          // reserved (0)
+  std::uint64_t creator_pid;    // the process that created the segment
+  std::uint64_t creator_start;  // its start time (clock ticks since boot, /proc/<pid>/stat)
+  std::uint64_t elem_size;      // sizeof(T)
+  std::uint64_t type_hash;      // identifies T beyond its descr (for |V types)
+  std::uint64_t data_offset;    // where the elements start
+  std::uint64_t data_bytes;     // prod(shape) * sizeof(T)
 };
 static_assert(sizeof(trailer) == 64, "the trailer is 64 bytes");
 inline constexpr char trailer_magic[8] = {'S', 'H', 'M', 'A', 'R', 'R', 'A', 'Y'};
 inline constexpr std::uint32_t trailer_version = 1;
 
-constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept { return (n + a - 1) / a * a; }
+constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept {
+  return (n + a - 1) / a * a;
+}
 
-inline std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"; }
+inline std::string quoted(std::string_view name) {
+  return "'" + std::string(name) + "'";
+}
 
 /// Start time of process `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if
 /// unknown. With the pid it identifies a process even after its pid is reused.
@@ -103,7 +107,8 @@ inline void validate_name(std::string_view op, std::string_view name) {
   if (name.size() > max_name_length)
     bad("it has " + std::to_string(name.size()) + " characters, at most " +
         std::to_string(max_name_length) + " are allowed");
-  if (name.find('/') != std::string_view::npos) bad("it contains '/' (give the name without a slash)");
+  if (name.find('/') != std::string_view::npos)
+    bad("it contains '/' (give the name without a slash)");
   if (name.find('\0') != std::string_view::npos) bad("it contains a NUL character");
   if (name == "." || name == "..") bad("'.' and '..' are not segment names");
 }
@@ -117,8 +122,9 @@ inline std::string generate_name() {
     ssize_t n = ::getrandom(p + got, sizeof r - got, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_error(errc::system_error, std::string("generate a segment name: getrandom failed: ") +
-                                          std::strerror(errno), errno);
+      throw_error(errc::system_error,
+                  std::string("generate a segment name: getrandom failed: ") + std::strerror(errno),
+                  errno);
     }
     got += static_cast<std::size_t>(n);
   }
@@ -136,19 +142,21 @@ inline std::string human_bytes(std::uint64_t n) {
     ++u;
   }
   char buf[48];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 
-[[noreturn]] inline void throw_no_space(std::string_view op, std::string_view name, std::uint64_t asked,
-                                        int native) {
+[[noreturn]] inline void throw_no_space(std::string_view op, std::string_view name,
+                                        std::uint64_t asked, int native) {
   struct statvfs vfs {};
   std::string free_part = "free space unknown";
   if (::statvfs("/dev/shm", &vfs) == 0) {
     std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-    free_part = std::to_string(free_bytes) + " bytes (" + human_bytes(free_bytes) +
-                ") free in /dev/shm";
+    free_part =
+        std::to_string(free_bytes) + " bytes (" + human_bytes(free_bytes) + ") free in /dev/shm";
   }
   throw_error(errc::no_space,
               std::string(op) + " " + quoted(name) + ": not enough shared memory: asked for " +
@@ -161,8 +169,8 @@ inline std::string human_bytes(std::uint64_t n) {
 [[noreturn]] inline void throw_os(std::string_view op, std::string_view name, std::string_view call,
                                   int e) {
   errc c = errc_from_errno(e);
-  std::string msg = std::string(op) + " " + quoted(name) + ": " + std::string(call) + " failed: " +
-                    std::strerror(e);
+  std::string msg = std::string(op) + " " + quoted(name) + ": " + std::string(call) +
+                    " failed: " + std::strerror(e);
   if (c == errc::not_found) msg = std::string(op) + " " + quoted(name) + ": no such segment";
   if (c == errc::already_exists)
     msg = std::string(op) + " " + quoted(name) + ": a segment of that name exists already";
@@ -195,7 +203,8 @@ inline void futex_wait(const void* addr, std::uint32_t seen, std::int64_t ns) no
 }
 
 /// A mapped shared memory segment. Move-only; close() unmaps and, for the owner in the process that
-/// created the segment, unlinks the name. The file descriptor is closed as soon as the mapping exists.
+/// created the segment, unlinks the name. The file descriptor is closed as soon as the mapping
+/// exists.
 class segment {
  public:
   segment() = default;
@@ -223,7 +232,8 @@ class segment {
 
   /// Creates `name` with exactly `mode`, reserves `size` bytes and maps them read-write.
   /// Throws already_exists, no_space, permission_denied, ... and leaves nothing behind.
-  static segment create(std::string_view op, const std::string& name, std::size_t size, unsigned mode) {
+  static segment create(std::string_view op, const std::string& name, std::size_t size,
+                        unsigned mode) {
     segment s;
     bip::permissions perm;
     perm.set_permissions(static_cast<int>(mode & 07777));
@@ -272,7 +282,8 @@ class segment {
     segment s;
     bip::shared_memory_object shm;
     try {
-      bip::shared_memory_object(bip::open_only, name.c_str(), read_only ? bip::read_only : bip::read_write)
+      bip::shared_memory_object(bip::open_only, name.c_str(),
+                                read_only ? bip::read_only : bip::read_write)
           .swap(shm);
     } catch (const bip::interprocess_exception& e) {
       throw_os(op, name, "shm_open", native_of(e));

@@ -1,7 +1,8 @@
 // shmarray::shared_array<T>: one N-dimensional array in shared memory, reachable from every process
-// that knows its name (or that was forked after it was made). The segment is an .npy file followed by
-// a 64-byte trailer, so attach() needs no shape or dtype and NumPy opens it with np.load(mmap_mode).
-// Handles are move-only owners (made it) or clients (attached to it); T = const U attaches read-only.
+// that knows its name (or that was forked after it was made). The segment is an .npy file followed
+// by a 64-byte trailer, so attach() needs no shape or dtype and NumPy opens it with
+// np.load(mmap_mode). Handles are move-only owners (made it) or clients (attached to it); T = const
+// U attaches read-only.
 #pragma once
 
 #include <algorithm>
@@ -18,12 +19,12 @@
 #include <utility>
 #include <vector>
 
+#include "detail/copy.hpp"
 #include "error.hpp"
 #include "manager.hpp"
 #include "mdspan.hpp"
 #include "npy.hpp"
 #include "npy_file.hpp"
-#include "detail/copy.hpp"
 #include "segment.hpp"
 
 namespace shmarray {
@@ -94,20 +95,34 @@ inline std::string describe_descr(std::string_view d) {
   if (d.size() < 3) return s;
   std::string_view k = d.substr(1);
   const char* n = nullptr;
-  if (k == "f8") n = "float64/double";
-  else if (k == "f4") n = "float32/float";
-  else if (k == "i8") n = "int64";
-  else if (k == "i4") n = "int32";
-  else if (k == "i2") n = "int16";
-  else if (k == "i1") n = "int8";
-  else if (k == "u8") n = "uint64";
-  else if (k == "u4") n = "uint32";
-  else if (k == "u2") n = "uint16";
-  else if (k == "u1") n = "uint8";
-  else if (k == "b1") n = "bool";
-  else if (k == "c8") n = "complex64/std::complex<float>";
-  else if (k == "c16") n = "complex128/std::complex<double>";
-  else if (k[0] == 'V') n = "raw bytes (a struct)";
+  if (k == "f8")
+    n = "float64/double";
+  else if (k == "f4")
+    n = "float32/float";
+  else if (k == "i8")
+    n = "int64";
+  else if (k == "i4")
+    n = "int32";
+  else if (k == "i2")
+    n = "int16";
+  else if (k == "i1")
+    n = "int8";
+  else if (k == "u8")
+    n = "uint64";
+  else if (k == "u4")
+    n = "uint32";
+  else if (k == "u2")
+    n = "uint16";
+  else if (k == "u1")
+    n = "uint8";
+  else if (k == "b1")
+    n = "bool";
+  else if (k == "c8")
+    n = "complex64/std::complex<float>";
+  else if (k == "c16")
+    n = "complex128/std::complex<double>";
+  else if (k[0] == 'V')
+    n = "raw bytes (a struct)";
   return n ? s + " (" + n + ")" : s;
 }
 
@@ -141,7 +156,8 @@ void gather(T* dst, const S* src, const std::size_t* ext, const std::ptrdiff_t* 
     if (s_in == 1)
       for (std::size_t i = 0; i < len; ++i) dst[i] = static_cast<T>(p[i]);
     else
-      for (std::size_t i = 0; i < len; ++i) dst[i] = static_cast<T>(p[static_cast<std::ptrdiff_t>(i) * s_in]);
+      for (std::size_t i = 0; i < len; ++i)
+        dst[i] = static_cast<T>(p[static_cast<std::ptrdiff_t>(i) * s_in]);
     dst += len;
     // Advance the outer dimensions (odometer), from the fastest-varying outward.
     for (std::size_t k = 1; k < rank; ++k) {
@@ -230,7 +246,8 @@ class shared_array {
     return create_(nullptr, shape_of_(like), o, true, "allocate_like", no_fill_);
   }
   template <class Like>
-  static shared_array allocate_like_unsafe(manager& m, const Like& like, const create_options& o = {}) {
+  static shared_array allocate_like_unsafe(manager& m, const Like& like,
+                                           const create_options& o = {}) {
     return create_(&m, shape_of_(like), o, false, "allocate_like", no_fill_);
   }
   template <class Like>
@@ -240,8 +257,8 @@ class shared_array {
 
   /// A new array holding a copy of `src`: any mdspan (any layout: transposes and slices are
   /// gathered into this array's order), a shared_array (of either order), or a contiguous range
-  /// (1-D). The new array's order is the options' (C unless fortran_order); indices keep values. The data is
-  /// written before the segment is published, so no attacher sees a half-copied array.
+  /// (1-D). The new array's order is the options' (C unless fortran_order); indices keep values.
+  /// The data is written before the segment is published, so no attacher sees a half-copied array.
   template <class Src>
   static shared_array copy(manager& m, const Src& src, const create_options& o = {}) {
     return copy_(&m, src, o, true);
@@ -271,7 +288,8 @@ class shared_array {
 
   /// Writes the array to `path` as an .npy file that np.load reads (replaced atomically).
   void save(const std::string& path) const {
-    if (!is_open()) detail::throw_error(errc::closed, "save '" + path + "': the shared_array is closed");
+    if (!is_open())
+      detail::throw_error(errc::closed, "save '" + path + "': the shared_array is closed");
     npy::write_file(path, npy::descr<T>(), fortran_, shape_, data_, nbytes());
   }
 
@@ -298,7 +316,8 @@ class shared_array {
     return attach_(name, nullptr, o);
   }
   /// Attaches and also checks the shape: shape_mismatch names both shapes.
-  static shared_array attach(std::string_view name, shape_type expected, const attach_options& o = {}) {
+  static shared_array attach(std::string_view name, shape_type expected,
+                             const attach_options& o = {}) {
     return attach_(name, &expected, o);
   }
   /// Attaches trusting the caller: no name, dtype, size, owner or readiness checks. The shape given
@@ -306,13 +325,14 @@ class shared_array {
   static shared_array attach_unsafe(std::string_view name, shape_type shape) {
     std::string n(name);
     shared_array a;
-    a.seg_ = detail::segment::open("attach_unsafe", n, read_only, true, std::chrono::steady_clock::now());
+    a.seg_ = detail::segment::open("attach_unsafe", n, read_only, true,
+                                   std::chrono::steady_clock::now());
     const auto* b = static_cast<const unsigned char*>(a.seg_.base());
     std::size_t off = 0;
     if (b && a.seg_.size() >= 12)
       off = b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
-                      : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 | std::size_t{b[10]} << 16 |
-                              std::size_t{b[11]} << 24);
+                      : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
+                              std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
     bool fortran = false;
     if (b && off <= a.seg_.size()) {
       std::string_view h(reinterpret_cast<const char*>(b), off);
@@ -324,7 +344,8 @@ class shared_array {
   /// Attaches to a segment with no header: the data starts at offset 0, as in segments made by
   /// Python's multiprocessing.shared_memory (and the shared-memory-array package). Checks only that
   /// the segment holds at least prod(shape) * sizeof(T) bytes.
-  static shared_array attach_raw(std::string_view name, shape_type shape, const attach_options& o = {}) {
+  static shared_array attach_raw(std::string_view name, shape_type shape,
+                                 const attach_options& o = {}) {
     constexpr std::string_view op = "attach_raw";
     detail::validate_name(op, name);
     std::string n(name);
@@ -337,9 +358,9 @@ class shared_array {
     if (a.seg_.size() < need)
       detail::throw_error(errc::shape_mismatch,
                           std::string(op) + " '" + n + "': shape " + npy::shape_string(shape) +
-                              " of " + std::to_string(sizeof(value_type)) + "-byte elements needs " +
-                              std::to_string(need) + " bytes, the segment holds " +
-                              std::to_string(a.seg_.size()));
+                              " of " + std::to_string(sizeof(value_type)) +
+                              "-byte elements needs " + std::to_string(need) +
+                              " bytes, the segment holds " + std::to_string(a.seg_.size()));
     a.set_view_(0, std::move(shape), false);
     return a;
   }
@@ -398,20 +419,20 @@ class shared_array {
 
   static void check_shape_(std::string_view op, std::string_view name, const shape_type& shape) {
     if (shape.size() > npy::max_rank)
-      detail::throw_error(errc::invalid_argument,
-                          std::string(op) + " '" + std::string(name) + "': rank " +
-                              std::to_string(shape.size()) + " is more than the 32 dimensions " +
-                              "NumPy allows");
+      detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
+                                                      "': rank " + std::to_string(shape.size()) +
+                                                      " is more than the 32 dimensions " +
+                                                      "NumPy allows");
     std::size_t n = 0;
     if (!npy::checked_bytes(shape, sizeof(value_type), n))
-      detail::throw_error(errc::invalid_argument,
-                          std::string(op) + " '" + std::string(name) + "': shape " +
-                              npy::shape_string(shape) + " of " + std::to_string(sizeof(value_type)) +
-                              "-byte elements overflows size_t");
+      detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
+                                                      "': shape " + npy::shape_string(shape) +
+                                                      " of " + std::to_string(sizeof(value_type)) +
+                                                      "-byte elements overflows size_t");
   }
 
-  static detail::layout_plan plan_(std::string_view op, std::string_view name, const shape_type& shape,
-                                   bool fortran, bool validate) {
+  static detail::layout_plan plan_(std::string_view op, std::string_view name,
+                                   const shape_type& shape, bool fortran, bool validate) {
     detail::layout_plan p;
     p.header = npy::write_header(npy::descr<T>(), fortran, shape);
     npy::checked_bytes(shape, sizeof(value_type), p.nbytes);
@@ -508,7 +529,8 @@ class shared_array {
       return like.shape();
     } else if constexpr (detail::is_mdspan<Like>::value) {
       shape_type s(Like::rank());
-      for (std::size_t r = 0; r < Like::rank(); ++r) s[r] = static_cast<std::size_t>(like.extent(r));
+      for (std::size_t r = 0; r < Like::rank(); ++r)
+        s[r] = static_cast<std::size_t>(like.extent(r));
       return s;
     } else {
       static_assert(detail::is_contiguous_range<Like>::value,
@@ -533,9 +555,10 @@ class shared_array {
     } else {
       static_assert(detail::is_contiguous_range<Src>::value,
                     "copy: expected an mdspan, a shared_array or a contiguous range of T");
-      static_assert(std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(*std::data(src))>>,
-                                   value_type>,
-                    "copy: the range's element type must be T");
+      static_assert(
+          std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(*std::data(src))>>,
+                         value_type>,
+          "copy: the range's element type must be T");
       auto fill = [&](shared_array& a) {
         if (a.size_) detail::copy_bytes(a.data_, std::data(src), a.nbytes(), a.copy_threads_);
       };
@@ -548,7 +571,8 @@ class shared_array {
     if (!npy::same_descr(r.hdr().descr, npy::descr<T>()))
       detail::throw_error(errc::type_mismatch, "load '" + path + "': the file holds " +
                                                    detail::describe_descr(r.hdr().descr) +
-                                                   ", asked for " + detail::describe_descr(npy::descr<T>()));
+                                                   ", asked for " +
+                                                   detail::describe_descr(npy::descr<T>()));
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
     auto fill = [&](shared_array& a) { r.read_data(a.data_); };
@@ -578,9 +602,8 @@ class shared_array {
     if (a.size_ == 0) return;
     constexpr std::size_t rank = Src::rank();
     using L = typename Src::layout_type;
-    const bool same_order =
-        (!a.fortran_ && std::is_same_v<L, layout_right>) || (a.fortran_ && std::is_same_v<L, layout_left>) ||
-        rank <= 1;
+    const bool same_order = (!a.fortran_ && std::is_same_v<L, layout_right>) ||
+                            (a.fortran_ && std::is_same_v<L, layout_left>) || rank <= 1;
     if constexpr (std::is_same_v<L, layout_right> || std::is_same_v<L, layout_left>) {
       if (same_order) {
         detail::copy_bytes(a.data_, src.data_handle(), a.nbytes(), a.copy_threads_);
@@ -596,7 +619,8 @@ class shared_array {
     detail::gather(a.data_, src.data_handle(), ext.data(), st.data(), rank, a.fortran_);
   }
 
-  static shared_array attach_(std::string_view name, const shape_type* expected, const attach_options& o) {
+  static shared_array attach_(std::string_view name, const shape_type* expected,
+                              const attach_options& o) {
     constexpr std::string_view op = "attach";
     detail::validate_name(op, name);
     std::string n(name);
@@ -612,11 +636,12 @@ class shared_array {
                               " ms: not a shmarray segment, or its creator died before sizing it");
     unsigned char b0 = a.seg_.wait_ready(deadline);
     if (b0 == 0)
-      detail::throw_error(errc::not_ready,
-                          what + ": the creator has not published the segment within " +
-                              std::to_string(o.ready_timeout.count()) +
-                              " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
-                              "creator died while writing it");
+      detail::throw_error(
+          errc::not_ready,
+          what + ": the creator has not published the segment within " +
+              std::to_string(o.ready_timeout.count()) +
+              " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
+              "creator died while writing it");
     const npy::header h = npy::parse_header(a.seg_.base(), size, what);
     if (!npy::same_descr(h.descr, npy::descr<T>()))
       detail::throw_error(errc::type_mismatch,
@@ -630,7 +655,8 @@ class shared_array {
                               std::to_string(h.data_offset) + " + " + std::to_string(nbytes) +
                               " bytes, the segment holds only " + std::to_string(size));
     if (h.data_offset % alignof(value_type) != 0)
-      detail::throw_error(errc::bad_format, what + ": the data offset " + std::to_string(h.data_offset) +
+      detail::throw_error(errc::bad_format, what + ": the data offset " +
+                                                std::to_string(h.data_offset) +
                                                 " is not aligned for the element type");
     // The trailer, when present, must agree (a NumPy-written .npy copied here has none).
     const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
@@ -638,14 +664,17 @@ class shared_array {
       detail::trailer t;
       std::memcpy(&t, static_cast<const unsigned char*>(a.seg_.base()) + tat, sizeof t);
       if (std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
-        if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset || t.data_bytes != nbytes)
+        if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset ||
+            t.data_bytes != nbytes)
           detail::throw_error(errc::bad_format,
                               what + ": the trailer disagrees with the header (element size " +
-                                  std::to_string(t.elem_size) + ", data " + std::to_string(t.data_bytes) +
-                                  " bytes at " + std::to_string(t.data_offset) + ")");
+                                  std::to_string(t.elem_size) + ", data " +
+                                  std::to_string(t.data_bytes) + " bytes at " +
+                                  std::to_string(t.data_offset) + ")");
         if (!npy::is_numpy_type<value_type>() && t.type_hash != detail::type_hash<value_type>())
           detail::throw_error(errc::type_mismatch,
-                              what + ": the segment holds another " + std::to_string(sizeof(value_type)) +
+                              what + ": the segment holds another " +
+                                  std::to_string(sizeof(value_type)) +
                                   "-byte struct type (type hash differs from T's)");
       }
     }
@@ -663,9 +692,10 @@ class shared_array {
     if (!is_open())
       detail::throw_error(errc::closed, "view: the shared_array is closed (or moved from)");
     if (Rank != shape_.size())
-      detail::throw_error(errc::invalid_argument,
-                          "view<" + std::to_string(Rank) + ">() of '" + name() + "': the array has rank " +
-                              std::to_string(shape_.size()) + ", not " + std::to_string(Rank));
+      detail::throw_error(errc::invalid_argument, "view<" + std::to_string(Rank) + ">() of '" +
+                                                      name() + "': the array has rank " +
+                                                      std::to_string(shape_.size()) + ", not " +
+                                                      std::to_string(Rank));
     std::array<std::size_t, Rank> ext{};
     for (std::size_t r = 0; r < Rank; ++r) ext[r] = shape_[r];
     E e(ext);

@@ -49,15 +49,17 @@ struct shm_eraser {
 
 /// How a child ended.
 struct child_status {
-  bool exited = false;    // normal exit: see code
-  int code = -1;          // exit code when exited
-  int signal = 0;         // terminating signal otherwise
-  bool timed_out = false; // we had to kill it
-  std::string out;        // what it wrote to stdout (run_command only)
+  bool exited = false;     // normal exit: see code
+  int code = -1;           // exit code when exited
+  int signal = 0;          // terminating signal otherwise
+  bool timed_out = false;  // we had to kill it
+  std::string out;         // what it wrote to stdout (run_command only)
   bool ok() const { return exited && code == 0; }
 };
 
-inline int pidfd_open_(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+inline int pidfd_open_(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 /// Waits for `pid` to end, at most `bound`; kills and reaps it past the bound.
 inline child_status wait_child(pid_t pid, std::chrono::milliseconds bound) {
@@ -90,8 +92,7 @@ inline child_status wait_child(pid_t pid, std::chrono::milliseconds bound) {
 /// In a forked child: fatal signals kill it as usual (not Catch2's handlers, which would report
 /// the child's crash as the parent's test failing).
 inline void reset_fatal_signals() {
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM})
-    ::signal(sig, SIG_DFL);
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM}) ::signal(sig, SIG_DFL);
 }
 
 /// Runs `fn` in a forked child; the child's exit code is fn's return value (3 if it throws).
@@ -119,8 +120,8 @@ inline child_status run_in_child(const std::function<int()>& fn,
 /// Like run_in_child, but the child returns normally through `exit()` so that static and
 /// automatic destructors of the child run (for "a child that exits normally" tests): fn runs,
 /// then the child calls std::exit with its result.
-inline child_status run_in_child_with_exit(const std::function<int()>& fn,
-                                           std::chrono::milliseconds bound = std::chrono::seconds(30)) {
+inline child_status run_in_child_with_exit(
+    const std::function<int()>& fn, std::chrono::milliseconds bound = std::chrono::seconds(30)) {
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
