@@ -71,7 +71,8 @@ class layout_stride::mapping {
   constexpr mapping() noexcept : mapping(layout_right::mapping<extents_type>()) {}
   constexpr mapping(const mapping&) noexcept = default;
 
-  /// Precondition: every stride > 0, the mapping is unique, and required_span_size() fits.
+  /// Precondition: every stride > 0 (unless an extent is 0), the mapping is unique, and
+  /// required_span_size() fits.
   template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
   constexpr mapping(const extents_type& e, const std::array<OI, rank_>& s) noexcept
       : extents_(e), strides_(cast_strides(s, std::make_index_sequence<rank_>{})) {
@@ -211,7 +212,10 @@ class layout_stride::mapping {
   }
 
   constexpr void check_strides() const noexcept {
+    // Strides of an empty index space are not checked: submdspan of a C-order view with a zero
+    // extent yields zero strides (LWG 4606 finds the standard's precondition too strict there).
     if constexpr (detail::bounds_check_enabled && rank_ > 0) {
+      if (detail::extents_product(extents_) == 0) return;
       for (rank_type r = 0; r < rank_; ++r) {
         if (!(strides_[r] > 0))
           detail::precondition_failed("layout_stride::mapping: every stride must be > 0");

@@ -42,15 +42,14 @@ struct is_mapping_of<Layout, M, std::void_t<typename M::extents_type>>
 template <class Layout, class M>
 inline constexpr bool is_mapping_of_v = is_mapping_of<Layout, M>::value;
 
-/// The standard's layout-mapping-alike: has extents_type (an extents), layout_type and the three
-/// static is_always_* queries.
+/// The standard's layout-mapping-alike: has extents_type (an extents) and the three static
+/// is_always_* queries.
 template <class M, class = void>
 struct is_layout_mapping_alike : std::false_type {};
 template <class M>
 struct is_layout_mapping_alike<
-    M,
-    std::void_t<typename M::extents_type, typename M::layout_type, decltype(M::is_always_strided()),
-                decltype(M::is_always_exhaustive()), decltype(M::is_always_unique())>>
+    M, std::void_t<typename M::extents_type, decltype(M::is_always_strided()),
+                   decltype(M::is_always_exhaustive()), decltype(M::is_always_unique())>>
     : std::bool_constant<is_extents_v<typename M::extents_type> &&
                          std::is_same_v<decltype(M::is_always_strided()), bool> &&
                          std::is_same_v<decltype(M::is_always_exhaustive()), bool> &&

@@ -1,0 +1,67 @@
+# Views (issue 3): compile-fail checks, and the view tests built again in C++20 and C++2b mode
+# (C++2b exercises multidimensional operator[]).
+
+# --- compile-fail tests ---------------------------------------------------------------------------
+# Each case is tests/compile_fail/mdspan_<case>.cpp with its bad line under #ifdef SHMARRAY_BAD.
+# "bad" builds it with -DSHMARRAY_BAD (must fail); "control" builds it without (must succeed, so the
+# failure is the intended error and not a typo). Both run `cmake --build` on an EXCLUDE_FROM_ALL
+# target, so a plain build never trips on them.
+set(_mdspan_compile_fail_cases
+  wrong_index_count_too_few
+  wrong_index_count_too_many
+  index_double
+  index_pointer
+  bracket_index_double
+  submdspan_too_many_slices
+  submdspan_too_few_slices
+  submdspan_double_slice
+  const_to_mutable
+  layout_right_from_left_rank2)
+foreach(_case IN LISTS _mdspan_compile_fail_cases)
+  foreach(_kind bad control)
+    set(_target mdspan_compile_fail_${_case}_${_kind})
+    add_executable(${_target} EXCLUDE_FROM_ALL
+      ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/mdspan_${_case}.cpp)
+    target_link_libraries(${_target} PRIVATE shmarray::shmarray shmarray_warnings)
+    if(_kind STREQUAL "bad")
+      target_compile_definitions(${_target} PRIVATE SHMARRAY_BAD=1)
+    endif()
+    add_test(NAME "mdspan compile-fail: ${_case} (${_kind})"
+      COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${_target})
+    # One at a time: concurrent builds in one build tree may race on its bookkeeping.
+    set_tests_properties("mdspan compile-fail: ${_case} (${_kind})" PROPERTIES
+      FIXTURES_REQUIRED shm_hygiene TIMEOUT 300 RESOURCE_LOCK shmarray_build_tree)
+    if(_kind STREQUAL "bad")
+      set_tests_properties("mdspan compile-fail: ${_case} (${_kind})" PROPERTIES WILL_FAIL TRUE)
+    endif()
+  endforeach()
+endforeach()
+
+# --- the view tests in newer language modes --------------------------------------------------------
+include(CheckCXXCompilerFlag)
+set(_mdspan_std_modes 20)
+check_cxx_compiler_flag(-std=c++2b SHMARRAY_HAVE_STD_CXX2B)
+if(SHMARRAY_HAVE_STD_CXX2B)
+  list(APPEND _mdspan_std_modes 23)
+endif()
+foreach(_std IN LISTS _mdspan_std_modes)
+  foreach(_name test_mdspan test_mdspan_reference test_mdspan_static)
+    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_name}.cpp)
+      continue()
+    endif()
+    set(_target ${_name}_cxx${_std})
+    add_executable(${_target} ${CMAKE_CURRENT_SOURCE_DIR}/${_name}.cpp)
+    target_link_libraries(${_target} PRIVATE shmarray_test_main)
+    if(_std STREQUAL "23")
+      # CMake 3.25 knows cxx_std_23; -std=c++2b is what g++ 12 and clang 14 call it.
+      set_target_properties(${_target} PROPERTIES CXX_STANDARD 23 CXX_STANDARD_REQUIRED ON
+                                                  CXX_EXTENSIONS OFF)
+    else()
+      set_target_properties(${_target} PROPERTIES CXX_STANDARD ${_std} CXX_STANDARD_REQUIRED ON
+                                                  CXX_EXTENSIONS OFF)
+    endif()
+    catch_discover_tests(${_target}
+      TEST_PREFIX "${_name} (C++${_std}): "
+      PROPERTIES FIXTURES_REQUIRED shm_hygiene TIMEOUT 300)
+  endforeach()
+endforeach()
