@@ -1,0 +1,435 @@
+// The crash-cleanup tracker behind shmarray::manager: a small process that learns every name the
+// manager is about to create and unlinks those names if the process owning the manager dies
+// (SIGKILL included). It exits on its own when the manager shuts down normally.
+//
+// How it stays honest:
+//  - It watches the owner *process* through a pidfd opened before the fork, which becomes readable
+//    only when the whole thread group has exited: a thread that exits (PR_SET_PDEATHSIG's trap) or
+//    a forked child that keeps the socket open (an EOF-based tracker's trap) cannot fool it.
+//  - After fork it does only async-signal-safe things (raw system calls, no malloc, no locks), so a
+//    multithreaded owner cannot deadlock it. Its table of names lives in memory it mmaps itself.
+//  - Names reach it as small messages on a SOCK_SEQPACKET socket, sent *before* the segment is
+//    created; on the owner's death it drains what is queued before it unlinks.
+//  - It is double-forked and calls setsid(): it is not the owner's child (no zombie, invisible to
+//    the owner's waitpid(-1)), and killing the owner's process group does not kill it.
+//  - It unmaps the shared mappings it inherited, so it never pins the memory of a segment the
+//    owner later closes; it closes every inherited descriptor but its own three.
+//  - Before unlinking a name it reads the segment's trailer: a segment that names another creator
+//    (the name was taken by someone else, or re-created after this manager unlinked it) is kept.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "../error.hpp"
+#include "../segment.hpp"
+
+namespace shmarray {
+namespace detail {
+
+/// fork() without the atfork handlers where glibc has _Fork (2.34+): the child runs only
+/// async-signal-safe code, so it needs none of them.
+inline pid_t raw_fork() noexcept {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  return ::_Fork();
+#else
+  return ::fork();
+#endif
+}
+
+inline int pidfd_open(pid_t pid) noexcept {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/// Closes every descriptor >= 3 except those in keep[0..n) (sorted ascending). Signal-safe.
+inline void close_all_but(const int* keep, int n) noexcept {
+  unsigned lo = 3;
+  for (int i = 0; i <= n; ++i) {
+    unsigned hi = i < n ? static_cast<unsigned>(keep[i]) : ~0u;
+    if (i < n && keep[i] < 3) continue;
+    if (hi > lo) {
+#ifdef SYS_close_range
+      if (::syscall(SYS_close_range, lo, hi - 1, 0) != 0)
+#endif
+      {
+        unsigned stop = hi == ~0u ? 65536u : hi;
+        for (unsigned fd = lo; fd < stop; ++fd) ::close(static_cast<int>(fd));
+      }
+    }
+    if (i < n) lo = static_cast<unsigned>(keep[i]) + 1;
+  }
+}
+
+namespace tracker_proto {
+// Owner -> tracker, one message per send(): op, then for 'A'/'R' a length byte and the name; for
+// 'P' a 4-byte sequence number. Tracker -> owner: its pid (4 bytes, from the intermediate child),
+// 'p' + sequence, 'q'. Every message is far below the socket's atomic datagram size.
+constexpr char add = 'A', remove = 'R', ping = 'P', pong = 'p', quit = 'Q', quit_ack = 'q';
+constexpr std::size_t max_msg = 2 + max_name_length;
+}  // namespace tracker_proto
+
+/// The tracker's table of names in memory it maps itself (no malloc after fork).
+struct tracker_names {
+  struct slot {
+    unsigned char len;
+    char name[max_name_length];
+  };
+  slot* slots = nullptr;
+  std::size_t count = 0, cap = 0;
+
+  void add(const char* n, std::size_t len) noexcept {
+    if (count == cap) {
+      std::size_t ncap = cap ? cap * 2 : 64;
+      void* p = slots ? ::mremap(slots, cap * sizeof(slot), ncap * sizeof(slot), MREMAP_MAYMOVE)
+                      : ::mmap(nullptr, ncap * sizeof(slot), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) return;  // out of memory: this name goes unprotected
+      slots = static_cast<slot*>(p);
+      cap = ncap;
+    }
+    slots[count].len = static_cast<unsigned char>(len);
+    std::memcpy(slots[count].name, n, len);
+    ++count;
+  }
+  void remove(const char* n, std::size_t len) noexcept {
+    for (std::size_t i = count; i-- > 0;)
+      if (slots[i].len == len && std::memcmp(slots[i].name, n, len) == 0) {
+        slots[i] = slots[count - 1];
+        --count;
+        return;
+      }
+  }
+};
+
+/// Unmaps every shared mapping this process has (the tracker's inherited view of the owner's
+/// segments), reading /proc/self/maps into a private buffer first. Signal-safe.
+inline void tracker_unmap_shared() noexcept {
+  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  std::size_t cap = 1 << 16, len = 0;
+  void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    ::close(fd);
+    return;
+  }
+  char* buf = static_cast<char*>(m);
+  for (;;) {
+    if (len == cap) {
+      void* p = ::mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) break;
+      buf = static_cast<char*>(p);
+      cap *= 2;
+    }
+    ssize_t n = ::read(fd, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  auto hex = [](const char*& p, const char* end) {
+    std::uintptr_t v = 0;
+    for (; p < end; ++p) {
+      char c = *p;
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) break;
+      v = v * 16 + static_cast<std::uintptr_t>(d);
+    }
+    return v;
+  };
+  const char* p = buf;
+  const char* end = buf + len;
+  while (p < end) {
+    const char* eol =
+        static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    if (!eol) eol = end;
+    std::uintptr_t lo = hex(p, eol);
+    if (p < eol && *p == '-') ++p;
+    std::uintptr_t hi = hex(p, eol);
+    if (p + 5 <= eol && p[0] == ' ' && p[4] == 's' && hi > lo)
+      ::munmap(reinterpret_cast<void*>(lo), hi - lo);
+    p = eol + 1;
+  }
+  ::munmap(buf, cap);
+}
+
+/// True unless the segment carries a shmarray trailer naming a creator other than the owner.
+inline bool tracker_may_unlink(int dir, const char* name, std::uint64_t owner,
+                               std::uint64_t owner_start) noexcept {
+  int fd = ::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return errno != ENOENT;
+  bool ok = true;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      st.st_size >= static_cast<off_t>(sizeof(trailer))) {
+    trailer t{};
+    if (::pread(fd, &t, sizeof t, st.st_size - static_cast<off_t>(sizeof t)) ==
+            static_cast<ssize_t>(sizeof t) &&
+        std::memcmp(t.magic, trailer_magic, sizeof t.magic) == 0) {
+      if (t.creator_pid != owner) ok = false;
+      if (t.creator_start != 0 && owner_start != 0 && t.creator_start != owner_start) ok = false;
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+/// The tracker process. Never returns. Only async-signal-safe calls from here on.
+[[noreturn]] inline void tracker_main(int sock, int pidfd, int dir, pid_t owner,
+                                      std::uint64_t owner_start) noexcept {
+  ::prctl(PR_SET_NAME, "shmarray-track", 0, 0, 0);
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int s = 1; s < NSIG; ++s)
+    if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &sa, nullptr);
+  sa.sa_handler = SIG_IGN;  // terminal and pipe signals are not for it
+  for (int s : {SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU})
+    ::sigaction(s, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) {
+    for (int fd = 0; fd < 3; ++fd)
+      if (fd != nul) ::dup2(nul, fd);
+    if (nul > 2) ::close(nul);
+  }
+  int keep[3] = {sock, pidfd, dir};
+  for (int i = 0; i < 3; ++i)  // sort the three
+    for (int j = i + 1; j < 3; ++j)
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+  close_all_but(keep, 3);
+  tracker_unmap_shared();
+
+  tracker_names names;
+  bool sock_open = true;
+  // Reads every queued message. Returns 1 on a normal shutdown request, 0 otherwise.
+  auto drain = [&]() noexcept -> int {
+    char buf[tracker_proto::max_msg + 8];
+    while (sock_open) {
+      ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+      if (n <= 0) {  // the owner's side is closed everywhere
+        sock_open = false;
+        return 0;
+      }
+      const char op = buf[0];
+      if ((op == tracker_proto::add || op == tracker_proto::remove) && n >= 2) {
+        std::size_t len = static_cast<unsigned char>(buf[1]);
+        if (len == 0 || len + 2 != static_cast<std::size_t>(n) || len > max_name_length) continue;
+        if (op == tracker_proto::add)
+          names.add(buf + 2, len);
+        else
+          names.remove(buf + 2, len);
+      } else if (op == tracker_proto::ping && n == 5) {
+        buf[0] = tracker_proto::pong;
+        ::send(sock, buf, 5, MSG_NOSIGNAL | MSG_DONTWAIT);
+      } else if (op == tracker_proto::quit) {
+        return 1;
+      }
+    }
+    return 0;
+  };
+  for (;;) {
+    pollfd fds[2] = {{sock_open ? sock : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int r = ::poll(fds, 2, pidfd >= 0 ? -1 : 200);
+    if (r < 0 && errno != EINTR) break;
+    if (fds[0].revents != 0 && drain() == 1) {
+      char ack = tracker_proto::quit_ack;
+      ::send(sock, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::_exit(0);
+    }
+    bool owner_dead = pidfd >= 0 ? fds[1].revents != 0 : (::kill(owner, 0) != 0 && errno == ESRCH);
+    if (owner_dead) break;
+  }
+  // The owner died (or poll failed for good): take in what is still queued, then unlink.
+  if (drain() == 1) ::_exit(0);
+  char name[max_name_length + 1];
+  for (std::size_t i = 0; i < names.count; ++i) {
+    std::memcpy(name, names.slots[i].name, names.slots[i].len);
+    name[names.slots[i].len] = '\0';
+    if (tracker_may_unlink(dir, name, static_cast<std::uint64_t>(owner), owner_start))
+      ::unlinkat(dir, name, 0);
+  }
+  ::_exit(0);
+}
+
+/// The owner's side: starts the tracker, sends it names, stops it. Not thread-safe by itself
+/// (manager serialises calls). Only the process that started it ever talks to the tracker; in a
+/// forked child the handle just closes its copy of the socket.
+class tracker {
+ public:
+  tracker() = default;
+  tracker(const tracker&) = delete;
+  tracker& operator=(const tracker&) = delete;
+  ~tracker() { stop(); }
+
+  /// Starts the tracker process. Throws errc::system_error when it cannot (no fork allowed, no
+  /// /dev/shm, ...), naming the option that turns crash cleanup off.
+  void start() {
+    auto fail = [](const char* call, int e) {
+      throw_error(errc::system_error,
+                  std::string("manager: cannot start the crash-cleanup tracker: ") + call +
+                      " failed: " + std::strerror(e) +
+                      " (pass manager_options{.crash_cleanup = false} to run without it)",
+                  e);
+    };
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
+    int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+      int e = errno;
+      ::close(sv[0]);
+      ::close(sv[1]);
+      fail("open /dev/shm", e);
+    }
+    const pid_t owner = ::getpid();
+    const std::uint64_t owner_start = self_start_time();
+    int pidfd = pidfd_open(owner);  // -1 on old kernels: the tracker then polls kill(owner, 0)
+    pid_t mid = raw_fork();
+    if (mid == 0) {  // the intermediate child: new session, fork the tracker, report its pid
+      ::close(sv[0]);
+      ::setsid();
+      pid_t t = raw_fork();
+      if (t == 0) tracker_main(sv[1], pidfd, dir, owner, owner_start);
+      std::int32_t msg = t > 0 ? static_cast<std::int32_t>(t) : -errno;
+      ::send(sv[1], &msg, sizeof msg, MSG_NOSIGNAL);
+      ::_exit(0);
+    }
+    int fork_errno = errno;
+    ::close(sv[1]);
+    ::close(dir);
+    if (pidfd >= 0) ::close(pidfd);
+    if (mid < 0) {
+      ::close(sv[0]);
+      fail("fork", fork_errno);
+    }
+    while (::waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    std::int32_t msg = 0;
+    ssize_t n = recv_bounded(sv[0], &msg, sizeof msg, 5000);
+    if (n != static_cast<ssize_t>(sizeof msg) || msg <= 0) {
+      ::close(sv[0]);
+      fail("fork (tracker)", msg < 0 ? -msg : EIO);
+    }
+    fd_ = sv[0];
+    pid_ = static_cast<pid_t>(msg);
+    owner_ = owner;
+  }
+
+  bool running() const noexcept { return fd_ >= 0 && owner_ == ::getpid(); }
+  /// The tracker's pid (0 when none runs for this process).
+  long pid() const noexcept { return running() ? static_cast<long>(pid_) : 0; }
+
+  /// Announces a name about to be created. Returns false if the tracker is not there.
+  bool add(const std::string& name) noexcept { return send_name(tracker_proto::add, name); }
+  /// Withdraws a name (its creation failed).
+  bool remove(const std::string& name) noexcept { return send_name(tracker_proto::remove, name); }
+
+  /// A round trip: true once the tracker has answered, so it has handled everything sent before.
+  bool ping(std::chrono::milliseconds bound) noexcept {
+    if (!running()) return false;
+    char msg[5] = {tracker_proto::ping};
+    const std::uint32_t seq = ++seq_;
+    std::memcpy(msg + 1, &seq, 4);
+    if (!send_all(msg, sizeof msg)) return false;
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      char reply[8];
+      ssize_t n = recv_bounded(fd_, reply, sizeof reply, left > 0 ? left : 0);
+      if (n <= 0) return false;
+      std::uint32_t got = 0;
+      if (n == 5 && reply[0] == tracker_proto::pong) std::memcpy(&got, reply + 1, 4);
+      if (got == seq) return true;
+    }
+  }
+
+  /// Normal shutdown: asks the tracker to exit and waits (bounded) for its acknowledgement. In a
+  /// process other than the owner, only closes this copy of the socket. Idempotent.
+  void stop() noexcept {
+    if (fd_ < 0) return;
+    if (owner_ == ::getpid()) {
+      char q = tracker_proto::quit;
+      if (send_all(&q, 1)) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (;;) {
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+          char reply[8];
+          ssize_t n = recv_bounded(fd_, reply, sizeof reply, left > 0 ? left : 0);
+          if (n <= 0 || reply[0] == tracker_proto::quit_ack) break;
+        }
+      }
+    }
+    ::close(fd_);
+    fd_ = -1;
+    pid_ = 0;
+  }
+
+ private:
+  static ssize_t recv_bounded(int fd, void* buf, std::size_t len, long ms) noexcept {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(ms));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return -1;
+      ssize_t n = ::recv(fd, buf, len, MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      return n;
+    }
+  }
+  bool send_all(const void* msg, std::size_t len) noexcept {
+    for (;;) {
+      ssize_t n = ::send(fd_, msg, len, MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(len)) return true;
+      if (n < 0 && errno == EINTR) continue;
+      return false;
+    }
+  }
+  bool send_name(char op, const std::string& name) noexcept {
+    if (!running() || name.empty() || name.size() > max_name_length) return false;
+    char msg[tracker_proto::max_msg];
+    msg[0] = op;
+    msg[1] = static_cast<char>(static_cast<unsigned char>(name.size()));
+    std::memcpy(msg + 2, name.data(), name.size());
+    return send_all(msg, name.size() + 2);
+  }
+
+  int fd_ = -1;
+  pid_t pid_ = 0;
+  pid_t owner_ = 0;
+  std::uint32_t seq_ = 0;
+};
+
+}  // namespace detail
+}  // namespace shmarray
