@@ -7,6 +7,7 @@
 #include "mdspan.hpp"
 #include "npy.hpp"
 #include "npy_file.hpp"
+#include "process_pool.hpp"
 #include "segment.hpp"
 #include "shared_array.hpp"
 #include "version.hpp"
