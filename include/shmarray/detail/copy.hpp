@@ -57,15 +57,19 @@ inline bool populate_write(void* p, std::size_t n) noexcept {
 }
 
 /// How many threads copy_bytes uses for n bytes when asked for `threads` (0 = automatic).
+/// Small copies never ask the system: hardware_concurrency() reads /sys (three system calls).
 inline unsigned copy_thread_count(std::size_t n, unsigned threads) noexcept {
+  const std::size_t by_size = n / parallel_copy_min_bytes;
+  if (by_size < 2 || threads == 1) return 1;
   unsigned t = threads;
   if (t == 0) {
-    t = std::thread::hardware_concurrency();
-    if (t == 0) t = 1;
-    t = std::min(t, parallel_copy_max_threads);
+    static const unsigned cores = [] {
+      unsigned c = std::thread::hardware_concurrency();
+      return c == 0 ? 1u : std::min(c, parallel_copy_max_threads);
+    }();
+    t = cores;
   }
-  const std::size_t by_size = n / parallel_copy_min_bytes;
-  if (by_size < t) t = static_cast<unsigned>(std::max<std::size_t>(by_size, 1));
+  if (by_size < t) t = static_cast<unsigned>(by_size);
   return t;
 }
 
