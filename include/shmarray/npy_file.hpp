@@ -1,11 +1,13 @@
 // .npy files on disk: read a header (bounded, whatever the file claims) and stream the data in
-// chunks, and write an array as a file. Used by shared_array::load/save and the shmarray tool.
+// chunks, and write an array as a file, also in chunks. Used by shared_array::load/save and the
+// shmarray tool; neither ever holds a second full-size copy of the data.
 #pragma once
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -17,11 +19,44 @@
 namespace shmarray {
 namespace npy {
 
-/// An open .npy file positioned at its data. Move-only; closes its fd.
+/// Bytes per element of a descr whose data the file layer can carry, or 0 when it cannot:
+/// numbers ('b1', 'i', 'u', 'f', 'c'), raw bytes ('V<n>', 'S<n>'), UCS-4 strings ('U<n>': 4 bytes a
+/// character) and datetimes ('m8[unit]', 'M8[unit]'). Object arrays ('O', pickles) and anything
+/// else are 0. The byte order character ('<', '>', '|', '=') is optional.
+inline std::size_t element_size(std::string_view d) noexcept {
+  std::size_t i = 0;
+  if (i < d.size() && (d[i] == '<' || d[i] == '>' || d[i] == '|' || d[i] == '=')) ++i;
+  if (i >= d.size()) return 0;
+  const char kind = d[i++];
+  std::size_t n = 0, digits = 0;
+  for (; i < d.size() && d[i] >= '0' && d[i] <= '9'; ++i, ++digits) {
+    if (n > 100000000) return 0;
+    n = n * 10 + static_cast<std::size_t>(d[i] - '0');
+  }
+  if (digits == 0 || n == 0) return 0;
+  std::string_view rest = d.substr(i);
+  const bool unit = rest.size() >= 3 && rest.front() == '[' && rest.back() == ']';
+  switch (kind) {
+    case 'b': return rest.empty() && n == 1 ? 1 : 0;
+    case 'i':
+    case 'u': return rest.empty() && (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) ? n : 0;
+    case 'f': return rest.empty() && (n == 2 || n == 4 || n == 8 || n == 16) ? n : 0;
+    case 'c': return rest.empty() && (n == 8 || n == 16 || n == 32) ? n : 0;
+    case 'V':
+    case 'S': return rest.empty() ? n : 0;
+    case 'U': return rest.empty() ? n * 4 : 0;
+    case 'm':
+    case 'M': return (rest.empty() || unit) && n == 8 ? n : 0;
+    default: return 0;
+  }
+}
+
+/// An open .npy file positioned at its data. Not copyable; closes its fd.
 class file_reader {
  public:
-  /// Opens `path` and parses its header (reading at most what the file holds). Throws not_found,
-  /// permission_denied, bad_format.
+  /// Opens `path` and parses its header (reading at most what the file holds). Checks that the
+  /// dtype is one the file layer carries (element_size) and that the file holds all the data the
+  /// header announces. Throws not_found, permission_denied, bad_format.
   explicit file_reader(const std::string& path) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) fail_os("open");
@@ -35,14 +70,21 @@ class file_reader {
     std::string buf(want, '\0');
     read_exact(buf.data(), want, 0);
     hdr_ = parse_header(buf.data(), buf.size(), "file '" + path_ + "'");
+    const std::size_t item = element_size(hdr_.descr);
+    if (item == 0)
+      fail(errc::bad_format, "dtype '" + hdr_.descr +
+                                 "' is not supported (numbers, bool, complex, raw bytes 'V'/'S', "
+                                 "'U' strings and datetimes are; object arrays are not)");
     std::size_t nbytes = 0;
-    std::size_t item = itemsize(hdr_.descr);
-    if (item == 0 || !checked_bytes(hdr_.shape, item, nbytes) || hdr_.data_offset > size_ ||
-        nbytes > size_ - hdr_.data_offset)
-      fail(errc::bad_format,
-           "the header's shape " + shape_string(hdr_.shape) + " of '" + hdr_.descr + "' needs " +
-               std::to_string(nbytes) + " bytes of data, the file has " +
-               std::to_string(size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0));
+    const std::size_t have = size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0;
+    if (!checked_bytes(hdr_.shape, item, nbytes))
+      fail(errc::bad_format, "the header's shape " + shape_string(hdr_.shape) + " of '" +
+                                 hdr_.descr + "' overflows size_t");
+    if (hdr_.data_offset > size_ || nbytes > have)
+      fail(errc::bad_format, "truncated: the header's shape " + shape_string(hdr_.shape) + " of '" +
+                                 hdr_.descr + "' needs " + std::to_string(nbytes) +
+                                 " bytes of data, the file has " + std::to_string(have));
+    item_ = item;
     nbytes_ = nbytes;
   }
   file_reader(const file_reader&) = delete;
@@ -52,10 +94,13 @@ class file_reader {
   }
 
   const header& hdr() const noexcept { return hdr_; }
+  /// prod(shape) * element_size(descr).
   std::size_t data_bytes() const noexcept { return nbytes_; }
+  std::size_t item_size() const noexcept { return item_; }
   const std::string& path() const noexcept { return path_; }
 
-  /// Reads the data (data_bytes() bytes) straight into dst, in chunks: no second buffer.
+  /// Reads the data (data_bytes() bytes) straight into dst, in chunks: no second buffer. Throws
+  /// bad_format if the file shrank since it was opened.
   void read_data(void* dst) { read_exact(static_cast<char*>(dst), nbytes_, hdr_.data_offset); }
 
  private:
@@ -65,14 +110,14 @@ class file_reader {
       ssize_t r = ::pread(fd_, dst, chunk, static_cast<off_t>(at));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) fail_os("read");
-      if (r == 0) fail(errc::bad_format, "the file ends early (truncated)");
+      if (r == 0) fail(errc::bad_format, "truncated: the file ends early");
       dst += r;
       at += static_cast<std::size_t>(r);
       n -= static_cast<std::size_t>(r);
     }
   }
   [[noreturn]] void fail(errc e, const std::string& why, int native = 0) {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);  // the destructor does not run when the constructor throws
     fd_ = -1;
     shmarray::detail::throw_error(e, "load '" + path_ + "': " + why, native);
   }
@@ -84,40 +129,102 @@ class file_reader {
   std::string path_;
   int fd_ = -1;
   std::size_t size_ = 0;
+  std::size_t item_ = 0;
   std::size_t nbytes_ = 0;
   header hdr_;
 };
 
-/// Writes an .npy file (format 1.0/2.0, 64-byte aligned data). Replaces `path` atomically: the
-/// data goes to a temporary file in the same directory that is renamed over it when complete.
-inline void write_file(const std::string& path, std::string_view descr_, bool fortran_order,
-                       const shape_type& shape, const void* data, std::size_t nbytes) {
-  const std::string tmp = path + ".tmp-shmarray-" + std::to_string(::getpid());
-  auto fail = [&](const char* call, int e) {
-    ::unlink(tmp.c_str());
-    shmarray::detail::throw_error(shmarray::detail::errc_from_errno(e),
-                                  "save '" + path + "': " + call + ": " + std::strerror(e), e);
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("open", errno);
-  std::string h = write_header(descr_, fortran_order, shape);
-  auto write_all = [&](const char* p, std::size_t n) {
+/// Writes an .npy file (format 1.0/2.0, 64-byte aligned data) piece by piece. The bytes go to a
+/// temporary file next to `path` (created with O_EXCL, mode 0666 minus the umask, as np.save does);
+/// commit() renames it over `path`, so readers see the old file or the whole new one. Destroying
+/// an uncommitted writer removes the temporary file. Not copyable.
+class file_writer {
+ public:
+  /// Opens the temporary file and writes the header. Throws invalid_argument for a descr the file
+  /// layer cannot carry, or the OS error (not_found, permission_denied, no_space, ...).
+  file_writer(const std::string& path, std::string_view descr_, bool fortran_order,
+              const shape_type& shape)
+      : path_(path) {
+    const std::size_t item = element_size(descr_);
+    if (item == 0 || !checked_bytes(shape, item, expected_))
+      shmarray::detail::throw_error(
+          errc::invalid_argument, "save '" + path + "': cannot write dtype '" +
+                                      std::string(descr_) + "' with shape " + shape_string(shape));
+    static std::atomic<unsigned> counter{0};
+    tmp_ = path + ".shmarray-tmp-" + std::to_string(::getpid()) + "-" +
+           std::to_string(counter.fetch_add(1));
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ < 0) fail("open", errno);
+    const std::string h = write_header(descr_, fortran_order, shape);
+    write_all(h.data(), h.size());
+  }
+  file_writer(const file_writer&) = delete;
+  file_writer& operator=(const file_writer&) = delete;
+  ~file_writer() { discard(); }
+
+  /// Appends n bytes of element data.
+  void write(const void* data, std::size_t n) {
+    if (fd_ < 0)
+      shmarray::detail::throw_error(errc::closed, "save '" + path_ + "': the writer is closed");
+    if (n > expected_ - written_)
+      shmarray::detail::throw_error(errc::invalid_argument,
+                                    "save '" + path_ + "': more data than the shape holds");
+    write_all(static_cast<const char*>(data), n);
+    written_ += n;
+  }
+  /// Closes the file and renames it over `path`. Throws invalid_argument if less data than the
+  /// shape needs was written, or the OS error.
+  void commit() {
+    if (fd_ < 0)
+      shmarray::detail::throw_error(errc::closed, "save '" + path_ + "': the writer is closed");
+    if (written_ != expected_)
+      shmarray::detail::throw_error(errc::invalid_argument,
+                                    "save '" + path_ + "': " + std::to_string(written_) +
+                                        " bytes of data written, the shape needs " +
+                                        std::to_string(expected_));
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail("close", errno);
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("rename", errno);
+    tmp_.clear();
+  }
+  /// Drops the temporary file (what the destructor does to an uncommitted writer). Never throws.
+  void discard() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+    tmp_.clear();
+  }
+
+ private:
+  void write_all(const char* p, std::size_t n) {
     while (n > 0) {
-      ssize_t r = ::write(fd, p, n);
+      ssize_t r = ::write(fd_, p, n);
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0) {
-        int e = errno;
-        ::close(fd);
-        fail("write", e);
-      }
+      if (r < 0) fail("write", errno);
       p += r;
       n -= static_cast<std::size_t>(r);
     }
-  };
-  write_all(h.data(), h.size());
-  write_all(static_cast<const char*>(data), nbytes);
-  if (::close(fd) != 0) fail("close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
+  }
+  [[noreturn]] void fail(const char* call, int e) {
+    discard();
+    shmarray::detail::throw_error(shmarray::detail::errc_from_errno(e),
+                                  "save '" + path_ + "': " + call + ": " + std::strerror(e), e);
+  }
+
+  std::string path_;
+  std::string tmp_;
+  int fd_ = -1;
+  std::size_t expected_ = 0;
+  std::size_t written_ = 0;
+};
+
+/// Writes a whole array as an .npy file, replacing `path` atomically (see file_writer).
+inline void write_file(const std::string& path, std::string_view descr_, bool fortran_order,
+                       const shape_type& shape, const void* data, std::size_t nbytes) {
+  file_writer w(path, descr_, fortran_order, shape);
+  w.write(data, nbytes);
+  w.commit();
 }
 
 }  // namespace npy

@@ -1,0 +1,363 @@
+// Output helpers for the shmarray tool: a small JSON writer, names made safe for a terminal,
+// human-readable sizes and ages, and the elements of an array formatted by their NumPy dtype.
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <shmarray/npy.hpp>
+
+namespace shmtool {
+
+// ---- Text
+// ----------------------------------------------------------------------------------------
+
+/// `s` with control characters and bytes >= 0x7f written as \xNN, so a hostile file name cannot
+/// break a line of output or drive the terminal.
+inline std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      out += b;
+    }
+  }
+  return out;
+}
+
+/// "96 B", "1.5 KiB", "64.0 MiB".
+inline std::string short_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char b[32];
+  if (u == 0)
+    std::snprintf(b, sizeof b, "%llu B", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(b, sizeof b, "%.1f %s", v, units[u]);
+  return b;
+}
+
+/// "42s", "5m07s", "3h12m", "2d04h"; "?" for a negative age (clock skew).
+inline std::string short_age(double seconds) {
+  if (!(seconds >= 0)) return "?";
+  auto s = static_cast<unsigned long long>(seconds);
+  char b[32];
+  if (s < 60)
+    std::snprintf(b, sizeof b, "%llus", s);
+  else if (s < 3600)
+    std::snprintf(b, sizeof b, "%llum%02llus", s / 60, s % 60);
+  else if (s < 86400)
+    std::snprintf(b, sizeof b, "%lluh%02llum", s / 3600, s % 3600 / 60);
+  else
+    std::snprintf(b, sizeof b, "%llud%02lluh", s / 86400, s % 86400 / 3600);
+  return b;
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+inline std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> w;
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (w.size() <= i) w.push_back(0);
+      if (r[i].size() > w[i]) w[i] = r[i].size();
+    }
+  std::string out;
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      out += r[i];
+      if (i + 1 < r.size()) out.append(w[i] - r[i].size() + 2, ' ');
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+// ---- JSON
+// ----------------------------------------------------------------------------------------
+
+/// A JSON string literal. Valid UTF-8 passes through; control characters are \u escapes; a byte
+/// that is not part of valid UTF-8 becomes \u00XX (so the output is always valid JSON).
+inline std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  auto esc = [&](unsigned c) {
+    char b[8];
+    std::snprintf(b, sizeof b, "\\u%04x", c);
+    out += b;
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      esc(c);
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // Length of a well-formed UTF-8 sequence starting here, or 0.
+      std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                        : c >= 0xe0 && c <= 0xef ? 3
+                        : c >= 0xf0 && c <= 0xf4 ? 4
+                                                 : 0;
+      bool ok = len > 0 && i + len <= s.size();
+      for (std::size_t k = 1; ok && k < len; ++k)
+        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      if (ok && len == 3) {  // no overlongs, no surrogates
+        auto c1 = static_cast<unsigned char>(s[i + 1]);
+        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+      }
+      if (ok && len == 4) {
+        auto c1 = static_cast<unsigned char>(s[i + 1]);
+        ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+      }
+      if (ok) {
+        out.append(s.data() + i, len);
+        i += len;
+      } else {
+        esc(c);
+        ++i;
+      }
+    }
+  }
+  return out + "\"";
+}
+
+/// Builds one JSON value: objects and arrays nest, commas are placed for the caller.
+class json_writer {
+ public:
+  json_writer& begin_object() { return open('{'); }
+  json_writer& end_object() { return close('}'); }
+  json_writer& begin_array() { return open('['); }
+  json_writer& end_array() { return close(']'); }
+  json_writer& key(std::string_view k) {
+    comma();
+    out_ += json_string(k);
+    out_ += ": ";
+    after_key_ = true;
+    return *this;
+  }
+  json_writer& str(std::string_view v) { return raw(json_string(v)); }
+  json_writer& num(std::uint64_t v) { return raw(std::to_string(v)); }
+  json_writer& num(std::int64_t v) { return raw(std::to_string(v)); }
+  json_writer& num(double v) {
+    if (!std::isfinite(v)) return str(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+    char b[64];
+    auto r = std::to_chars(b, b + sizeof b, v);
+    std::string s(b, r.ptr);
+    if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+    return raw(s);
+  }
+  json_writer& boolean(bool v) { return raw(v ? "true" : "false"); }
+  json_writer& null() { return raw("null"); }
+  /// Inserts an already-formed JSON value.
+  json_writer& raw(std::string_view v) {
+    comma();
+    out_ += v;
+    return *this;
+  }
+  const std::string& text() const noexcept { return out_; }
+
+ private:
+  void comma() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (!first_.empty()) {
+      if (!first_.back()) out_ += ", ";
+      first_.back() = false;
+    }
+  }
+  json_writer& open(char c) {
+    comma();
+    out_ += c;
+    first_.push_back(true);
+    return *this;
+  }
+  json_writer& close(char c) {
+    first_.pop_back();
+    out_ += c;
+    return *this;
+  }
+  std::string out_;
+  std::vector<bool> first_;
+  bool after_key_ = false;
+};
+
+// ---- Elements by dtype
+// ---------------------------------------------------------------------------
+
+/// How to show the elements of one dtype.
+struct dtype_view {
+  char kind = 'V';        // 'b', 'i', 'u', 'f', 'c', 'm', 'M'; anything else is shown as hex
+  std::size_t size = 0;   // bytes per element
+  bool swap = false;      // stored in the other byte order than this host's
+  std::string unit;       // datetime unit ("[ns]"), or ""
+  std::string_view name;  // "float64", ... or "" for raw bytes
+};
+
+inline dtype_view view_of(std::string_view descr, std::size_t size) {
+  dtype_view v;
+  v.size = size;
+  if (descr.size() < 2) return v;
+  std::size_t i = 0;
+  char order = '|';
+  if (descr[0] == '<' || descr[0] == '>' || descr[0] == '|' || descr[0] == '=') order = descr[i++];
+  v.kind = descr[i];
+  const char native = shmarray::npy::detail::byte_order;
+  v.swap = (order == '<' || order == '>') && order != native && size > 1;
+  auto lb = descr.find('[');
+  if (lb != std::string_view::npos) v.unit = std::string(descr.substr(lb));
+  struct known {
+    char k;
+    std::size_t n;
+    const char* name;
+  };
+  static const known table_[] = {
+      {'b', 1, "bool"},       {'i', 1, "int8"},        {'i', 2, "int16"},
+      {'i', 4, "int32"},      {'i', 8, "int64"},       {'u', 1, "uint8"},
+      {'u', 2, "uint16"},     {'u', 4, "uint32"},      {'u', 8, "uint64"},
+      {'f', 2, "float16"},    {'f', 4, "float32"},     {'f', 8, "float64"},
+      {'c', 8, "complex64"},  {'c', 16, "complex128"}, {'m', 8, "timedelta64"},
+      {'M', 8, "datetime64"},
+  };
+  for (const auto& k : table_)
+    if (k.k == v.kind && k.n == size) v.name = k.name;
+  if (v.name.empty()) v.kind = 'V';  // f16, c32, S, U, V...: bytes
+  return v;
+}
+
+/// One element as NumPy would print it ("1.5", "True", "(1+2j)"), or as hex bytes
+/// ("0x0102...") for a dtype without a number type here. With json, a JSON value: numbers, true/
+/// false, [re, im] for complex, "nan"/"inf" strings for non-finite floats, "0x.." for bytes.
+inline std::string format_element(const dtype_view& v, const unsigned char* p, bool json) {
+  unsigned char b[16] = {};
+  std::size_t n = v.size <= sizeof b ? v.size : sizeof b;
+  std::memcpy(b, p, n);
+  auto swap_part = [&](std::size_t at, std::size_t len) {
+    for (std::size_t k = 0; k < len / 2; ++k) std::swap(b[at + k], b[at + len - 1 - k]);
+  };
+  if (v.swap) {
+    if (v.kind == 'c') {
+      swap_part(0, v.size / 2);
+      swap_part(v.size / 2, v.size / 2);
+    } else if (v.kind != 'V') {
+      swap_part(0, v.size);
+    }
+  }
+  auto num = [&](auto x) {
+    json_writer w;
+    if constexpr (std::is_floating_point_v<decltype(x)>)
+      w.num(static_cast<double>(x));
+    else if constexpr (std::is_signed_v<decltype(x)>)
+      w.num(static_cast<std::int64_t>(x));
+    else
+      w.num(static_cast<std::uint64_t>(x));
+    return w.text();
+  };
+  // Python's repr: 3.0 for a float, but (1-2j) for a complex.
+  auto real_text = [&](auto x, bool point) {
+    if (std::isnan(x)) return std::string("nan");
+    if (std::isinf(x)) return std::string(x > 0 ? "inf" : "-inf");
+    char t[64];
+    auto r = std::to_chars(t, t + sizeof t, x);
+    std::string s(t, r.ptr);
+    if (point && s.find_first_of(".e") == std::string::npos) s += ".0";
+    return s;
+  };
+  auto real = [&](double x) { return json ? num(x) : real_text(x, true); };
+  auto load = [&](auto tag) {
+    decltype(tag) x;
+    std::memcpy(&x, b, sizeof x);
+    return x;
+  };
+  switch (v.kind) {
+    case 'b':
+      if (json) return b[0] ? "true" : "false";
+      return b[0] ? "True" : "False";
+    case 'i':
+    case 'm':
+    case 'M': {
+      std::int64_t x = v.size == 1   ? load(std::int8_t{})
+                       : v.size == 2 ? load(std::int16_t{})
+                       : v.size == 4 ? load(std::int32_t{})
+                                     : load(std::int64_t{});
+      return num(x);
+    }
+    case 'u': {
+      std::uint64_t x = v.size == 1   ? load(std::uint8_t{})
+                        : v.size == 2 ? load(std::uint16_t{})
+                        : v.size == 4 ? load(std::uint32_t{})
+                                      : load(std::uint64_t{});
+      return num(x);
+    }
+    case 'f': {
+      double x;
+      if (v.size == 2) {  // IEEE binary16
+        auto h = static_cast<unsigned>(load(std::uint16_t{}));
+        int e = static_cast<int>((h >> 10) & 0x1f);
+        double m = static_cast<double>(h & 0x3ff);
+        x = e == 0    ? std::ldexp(m, -24)
+            : e == 31 ? (m == 0 ? INFINITY : NAN)
+                      : std::ldexp(m + 1024, e - 25);
+        if (h & 0x8000) x = -x;
+      } else if (v.size == 4) {
+        x = static_cast<double>(load(float{}));
+      } else {
+        x = load(double{});
+      }
+      // float32 values print with their own shortest form, not double's.
+      if (v.size == 4 && !json && std::isfinite(x)) {
+        char t[64];
+        auto r = std::to_chars(t, t + sizeof t, load(float{}));
+        std::string s(t, r.ptr);
+        if (s.find_first_of(".e") == std::string::npos) s += ".0";
+        return s;
+      }
+      return real(x);
+    }
+    case 'c': {
+      auto text = [&](auto z) {
+        if (json)
+          return "[" + num(static_cast<double>(z.real())) + ", " +
+                 num(static_cast<double>(z.imag())) + "]";
+        std::string i = real_text(z.imag(), false);
+        if (i[0] != '-') i = "+" + i;
+        return "(" + real_text(z.real(), false) + i + "j)";
+      };
+      return v.size == 8 ? text(load(std::complex<float>{})) : text(load(std::complex<double>{}));
+    }
+    default: {
+      std::string s = json ? "\"0x" : "0x";
+      char h[4];
+      const std::size_t shown = v.size < 64 ? v.size : 64;  // a 1 KiB struct is not for a terminal
+      for (std::size_t k = 0; k < shown; ++k) {
+        std::snprintf(h, sizeof h, "%02x", p[k]);
+        s += h;
+      }
+      if (shown < v.size) s += "...";
+      return json ? s + "\"" : s;
+    }
+  }
+}
+
+}  // namespace shmtool
