@@ -397,22 +397,27 @@ template <class ElementType, class Extents, class LayoutPolicy, class AccessorPo
           class... SliceSpecifiers>
 constexpr auto submdspan(const mdspan<ElementType, Extents, LayoutPolicy, AccessorPolicy>& src,
                          SliceSpecifiers... slices) {
-  static_assert(sizeof...(SliceSpecifiers) == Extents::rank(),
-                "submdspan: give exactly one slice per dimension (rank() slices)");
   using I = typename Extents::index_type;
-  static_assert(((detail::kind_of<SliceSpecifiers, I>() != detail::slice_kind::invalid) && ...),
+  constexpr bool count_ok = sizeof...(SliceSpecifiers) == Extents::rank();
+  constexpr bool kinds_ok =
+      ((detail::kind_of<SliceSpecifiers, I>() != detail::slice_kind::invalid) && ...);
+  static_assert(count_ok, "submdspan: give exactly one slice per dimension (rank() slices)");
+  static_assert(kinds_ok,
                 "submdspan: each slice must be an index, full_extent, a {begin, end} pair or "
                 "tuple, or a strided_slice");
-  if constexpr (detail::bounds_check_enabled) {
-    detail::check_slices(src.extents(), std::make_index_sequence<Extents::rank()>{}, slices...);
+  if constexpr (count_ok && kinds_ok) {  // (else: only the static_assert above is reported)
+    if constexpr (detail::bounds_check_enabled) {
+      detail::check_slices(src.extents(), std::make_index_sequence<Extents::rank()>{}, slices...);
+    }
+    auto sub = detail::submdspan_mapping_impl(
+        src.mapping(), std::make_index_sequence<Extents::rank()>{}, slices...);
+    using sub_mapping = decltype(sub.mapping);
+    using result =
+        mdspan<ElementType, typename sub_mapping::extents_type, typename sub_mapping::layout_type,
+               typename AccessorPolicy::offset_policy>;
+    return result(src.accessor().offset(src.data_handle(), sub.offset), sub.mapping,
+                  typename AccessorPolicy::offset_policy(src.accessor()));
   }
-  auto sub = detail::submdspan_mapping_impl(src.mapping(),
-                                            std::make_index_sequence<Extents::rank()>{}, slices...);
-  using sub_mapping = decltype(sub.mapping);
-  using result = mdspan<ElementType, typename sub_mapping::extents_type,
-                        typename sub_mapping::layout_type, typename AccessorPolicy::offset_policy>;
-  return result(src.accessor().offset(src.data_handle(), sub.offset), sub.mapping,
-                typename AccessorPolicy::offset_policy(src.accessor()));
 }
 
 }  // namespace shmarray
