@@ -73,45 +73,58 @@ inline unsigned copy_thread_count(std::size_t n, unsigned threads) noexcept {
   return t;
 }
 
-/// Populates then copies one chunk.
-inline void copy_chunk(unsigned char* dst, const unsigned char* src, std::size_t n) noexcept {
-  populate_write(dst, n);
-  std::memcpy(dst, src, n);
-}
-
-/// Copies n bytes to dst (new shared memory) from src; the ranges must not overlap. `threads`:
-/// 0 = automatic (one thread per core, for copies of several MiB), 1 = the calling thread only,
-/// k = at most k threads. If a thread cannot be started the calling thread does its part, so this
-/// never throws.
-inline void copy_bytes(void* dst, const void* src, std::size_t n, unsigned threads) noexcept {
-  if (n == 0) return;
-  auto* d = static_cast<unsigned char*>(dst);
-  const auto* s = static_cast<const unsigned char*>(src);
-  const unsigned t = copy_thread_count(n, threads);
+/// Runs f(offset, length) over [0, n) split into t chunks, one per thread (the calling thread
+/// takes the first). Boundaries fall on page boundaries of `base`, so no page is touched by two
+/// threads. If a thread cannot be started the calling thread does its part: never throws.
+template <class F>
+void for_each_chunk(const void* base, std::size_t n, unsigned t, F f) noexcept {
   if (t <= 1) {
-    copy_chunk(d, s, n);
+    f(std::size_t{0}, n);
     return;
   }
-  // Chunk boundaries on page boundaries of dst, so no page is populated by two threads.
   const std::size_t ps = page_size();
-  const std::size_t lead = (ps - reinterpret_cast<std::uintptr_t>(d) % ps) % ps;
-  std::size_t chunk = (n / t + ps - 1) / ps * ps;
+  const std::size_t lead = (ps - reinterpret_cast<std::uintptr_t>(base) % ps) % ps;
+  const std::size_t chunk = (n / t + ps - 1) / ps * ps;
   std::vector<std::thread> pool;
-  std::size_t started_from = n;  // the part [started_from, n) belongs to started threads
+  std::size_t started_from = n;  // [started_from, n) belongs to started threads
   try {
     pool.reserve(t - 1);
     for (unsigned k = t - 1; k >= 1; --k) {
-      std::size_t b = std::min(n, lead + k * chunk);
-      std::size_t e = std::min(n, lead + (k + 1) * chunk);
-      if (k == t - 1) e = n;
+      const std::size_t b = std::min(n, lead + k * chunk);
+      const std::size_t e = k == t - 1 ? n : std::min(n, lead + (k + 1) * chunk);
       if (b >= e) continue;
-      pool.emplace_back(copy_chunk, d + b, s + b, e - b);
+      pool.emplace_back(f, b, e - b);
       started_from = b;
     }
   } catch (...) {  // std::system_error (no thread resources) or bad_alloc: do the rest here
   }
-  copy_chunk(d, s, started_from);
+  f(std::size_t{0}, started_from);
   for (auto& th : pool) th.join();
+}
+
+/// Copies n bytes to dst (new shared memory) from src; the ranges must not overlap. `threads`:
+/// 0 = automatic (one thread per core, for copies of several MiB), 1 = the calling thread only,
+/// k = at most k threads. Each thread populates its pages, then copies into them. Never throws.
+inline void copy_bytes(void* dst, const void* src, std::size_t n, unsigned threads) noexcept {
+  if (n == 0) return;
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+  for_each_chunk(d, n, copy_thread_count(n, threads), [d, s](std::size_t off, std::size_t len) {
+    if (len == 0) return;
+    populate_write(d + off, len);
+    std::memcpy(d + off, s + off, len);
+  });
+}
+
+/// Maps every page of [p, p + n) writable, from several threads for large ranges (`threads` as
+/// for copy_bytes), so that later writes (a producer filling a new array, pread streaming a file
+/// into it) take no page faults. Best effort, never throws.
+inline void populate_pages(void* p, std::size_t n, unsigned threads) noexcept {
+  if (n == 0) return;
+  auto* d = static_cast<unsigned char*>(p);
+  for_each_chunk(d, n, copy_thread_count(n, threads), [d](std::size_t off, std::size_t len) {
+    if (len) populate_write(d + off, len);
+  });
 }
 
 }  // namespace detail
