@@ -24,7 +24,8 @@ namespace shmtool {
 /// break a line of output or drive the terminal.
 inline std::string printable(std::string_view s) {
   std::string out;
-  for (unsigned char c : s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
     } else {
