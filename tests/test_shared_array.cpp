@@ -637,3 +637,27 @@ TEST_CASE("save and load round-trip through .npy files", "[shared_array][npyfile
         }) == errc::type_mismatch);
   CHECK(error_of([] { shared_array<float>::load("/nonexistent/x.npy"); }) == errc::not_found);
 }
+
+TEST_CASE("persist() lets a segment outlive its handle, marked detached", "[shared_array]") {
+  auto a = shared_array<double>::allocate({4});
+  std::string name = a.name();
+  shm_eraser er(name);
+  a.data()[0] = 2;
+  a.persist();
+  a.close();
+  REQUIRE(shmtest::shm_exists(name));
+  auto b = shared_array<double>::attach(name);
+  CHECK(b.data()[0] == 2);
+  shmarray::detail::trailer t;
+  const auto* base = reinterpret_cast<const unsigned char*>(b.data()) - 128;
+  std::memcpy(&t, base + 128 + 64, sizeof t);
+  CHECK(std::memcmp(t.magic, "SHMARRAY", 8) == 0);
+  CHECK((t.flags & shmarray::detail::trailer_flag_detached) != 0);
+}
+
+TEST_CASE("type hashes separate structs of equal size and are never 0 (unknown)",
+          "[shared_array]") {
+  using shmarray::detail::type_hash;
+  CHECK(type_hash<point>() != type_hash<span2>());
+  CHECK(type_hash<point>() != 0);
+}

@@ -56,12 +56,15 @@ struct trailer {
 static_assert(sizeof(trailer) == 64, "the trailer is 64 bytes");
 inline constexpr char trailer_magic[8] = {'S', 'H', 'M', 'A', 'R', 'R', 'A', 'Y'};
 inline constexpr std::uint32_t trailer_version = 1;
+/// Trailer flag: the segment is meant to outlive its creator (shared_array::persist(), the tool's
+/// load); `shmarray gc` keeps it even when the creator is dead.
+inline constexpr std::uint32_t trailer_flag_detached = 1u;
 
 constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept {
   return (n + a - 1) / a * a;
 }
 
-inline std::string quoted(std::string_view name) {
+inline std::string quote_name(std::string_view name) {
   return "'" + std::string(name) + "'";
 }
 
@@ -101,7 +104,7 @@ inline std::uint64_t self_start_time() noexcept {
 inline void validate_name(std::string_view op, std::string_view name) {
   auto bad = [&](const std::string& why) {
     throw_error(errc::invalid_argument,
-                std::string(op) + " " + quoted(name.substr(0, 64)) + ": invalid name: " + why);
+                std::string(op) + " " + quote_name(name.substr(0, 64)) + ": invalid name: " + why);
   };
   if (name.empty()) bad("it is empty (pass no name to have one generated)");
   if (name.size() > max_name_length)
@@ -159,7 +162,7 @@ inline std::string human_bytes(std::uint64_t n) {
         std::to_string(free_bytes) + " bytes (" + human_bytes(free_bytes) + ") free in /dev/shm";
   }
   throw_error(errc::no_space,
-              std::string(op) + " " + quoted(name) + ": not enough shared memory: asked for " +
+              std::string(op) + " " + quote_name(name) + ": not enough shared memory: asked for " +
                   std::to_string(asked) + " bytes (" + human_bytes(asked) + "), " + free_part +
                   "; remove stale segments (shmarray gc) or, in a container, give it more "
                   "(docker run --shm-size=...)",
@@ -169,13 +172,14 @@ inline std::string human_bytes(std::uint64_t n) {
 [[noreturn]] inline void throw_os(std::string_view op, std::string_view name, std::string_view call,
                                   int e) {
   errc c = errc_from_errno(e);
-  std::string msg = std::string(op) + " " + quoted(name) + ": " + std::string(call) +
+  std::string msg = std::string(op) + " " + quote_name(name) + ": " + std::string(call) +
                     " failed: " + std::strerror(e);
-  if (c == errc::not_found) msg = std::string(op) + " " + quoted(name) + ": no such segment";
+  if (c == errc::not_found) msg = std::string(op) + " " + quote_name(name) + ": no such segment";
   if (c == errc::already_exists)
-    msg = std::string(op) + " " + quoted(name) + ": a segment of that name exists already";
+    msg = std::string(op) + " " + quote_name(name) + ": a segment of that name exists already";
   if (c == errc::permission_denied)
-    msg = std::string(op) + " " + quoted(name) + ": permission denied (" + std::string(call) + ")";
+    msg = std::string(op) + " " + quote_name(name) + ": permission denied (" + std::string(call) +
+          ")";
   throw_error(c, msg, e);
 }
 
@@ -294,7 +298,7 @@ class segment {
     for (;;) {
       if (::fstat(fd, &st) != 0) throw_os(op, name, "fstat", errno);
       if (!S_ISREG(st.st_mode))
-        throw_error(errc::bad_format, std::string(op) + " " + quoted(name) +
+        throw_error(errc::bad_format, std::string(op) + " " + quote_name(name) +
                                           ": not a regular file, so not a segment");
       if (st.st_size > 0 || std::chrono::steady_clock::now() >= deadline) break;
       timespec ts{0, backoff_us * 1000};
@@ -303,7 +307,7 @@ class segment {
     }
     if (!allow_foreign_owner && st.st_uid != ::geteuid())
       throw_error(errc::permission_denied,
-                  std::string(op) + " " + quoted(name) + ": the segment belongs to uid " +
+                  std::string(op) + " " + quote_name(name) + ": the segment belongs to uid " +
                       std::to_string(st.st_uid) + ", not to this process (uid " +
                       std::to_string(::geteuid()) +
                       "); another user could have planted it. Pass "

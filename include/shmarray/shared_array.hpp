@@ -50,26 +50,44 @@ template <class T>
 class shared_array;
 
 namespace detail {
-/// A 64-bit identity of T beyond its descr: FNV-1a over the type's name, size and alignment.
-/// It separates |V<n> types (structs) of equal size; for NumPy types the descr is what counts.
+constexpr bool starts_with_(const char* p, const char* prefix) noexcept {
+  for (; *prefix; ++p, ++prefix)
+    if (*p != *prefix) return false;
+  return true;
+}
+
+/// A 64-bit identity of T beyond its descr: FNV-1a over the type's name (as the compiler spells it
+/// in __PRETTY_FUNCTION__, without spaces and anonymous-namespace markers, so g++ and clang agree),
+/// its size and alignment. It separates |V<n> types (structs) of equal size; for NumPy types the
+/// descr is what counts. 0 in a trailer means "unknown" (a segment made by the shmarray tool).
 template <class T>
 constexpr std::uint64_t type_hash() noexcept {
-  const char* s = __PRETTY_FUNCTION__;
+  const char* p = __PRETTY_FUNCTION__;
   std::uint64_t h = 1469598103934665603ull;
   // Hash from "T = " onwards: the part that names T, the same for every call site.
-  const char* p = s;
-  for (const char* q = s; *q; ++q)
-    if (q[0] == 'T' && q[1] == ' ' && q[2] == '=' && q[3] == ' ') {
+  for (const char* q = p; *q; ++q)
+    if (starts_with_(q, "T = ")) {
       p = q + 4;
       break;
     }
-  for (; *p && *p != ']' && *p != ';'; ++p) {
-    h ^= static_cast<unsigned char>(*p);
-    h *= 1099511628211ull;
+  while (*p && *p != ']' && *p != ';') {
+    if (starts_with_(p, "{anonymous}::")) {
+      p += 13;
+      continue;
+    }
+    if (starts_with_(p, "(anonymous namespace)::")) {
+      p += 23;
+      continue;
+    }
+    if (*p != ' ') {
+      h ^= static_cast<unsigned char>(*p);
+      h *= 1099511628211ull;
+    }
+    ++p;
   }
   h ^= sizeof(T) * 0x9e3779b97f4a7c15ull;
   h ^= alignof(T);
-  return h;
+  return h | 1;  // never 0
 }
 
 template <class T>
@@ -403,6 +421,24 @@ class shared_array {
   /// The whole mapped segment: header, data and trailer (what np.load sees).
   std::size_t segment_size() const noexcept { return seg_.size(); }
 
+  /// Lets the segment outlive this handle and its process: close() no longer unlinks it, and the
+  /// trailer is marked detached so `shmarray gc` keeps it after this process exits (remove it with
+  /// `shmarray rm`). A manager's segments are still removed by the manager.
+  void persist() noexcept {
+    static_assert(!read_only, "persist: a read-only handle does not own the segment");
+    seg_.disown();
+    auto* base = static_cast<unsigned char*>(seg_.base());
+    if (!base || seg_.name().empty()) return;
+    std::size_t off = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(data_) - base);
+    std::size_t at = detail::align_up(off + nbytes(), 64);
+    if (at + sizeof(detail::trailer) > seg_.size()) return;
+    detail::trailer t;
+    std::memcpy(&t, base + at, sizeof t);
+    if (std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) != 0) return;
+    t.flags |= detail::trailer_flag_detached;
+    std::memcpy(base + at, &t, sizeof t);
+  }
+
   /// Unmaps; an owner that is not managed also unlinks the name, but only in the process that
   /// created it (a forked child never removes its parent's segment). Idempotent, never throws.
   void close() noexcept {
@@ -671,7 +707,8 @@ class shared_array {
                                   std::to_string(t.elem_size) + ", data " +
                                   std::to_string(t.data_bytes) + " bytes at " +
                                   std::to_string(t.data_offset) + ")");
-        if (!npy::is_numpy_type<value_type>() && t.type_hash != detail::type_hash<value_type>())
+        if (!npy::is_numpy_type<value_type>() && t.type_hash != 0 &&
+            t.type_hash != detail::type_hash<value_type>())
           detail::throw_error(errc::type_mismatch,
                               what + ": the segment holds another " +
                                   std::to_string(sizeof(value_type)) +

@@ -1,3 +1,4 @@
+cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...)
 # cmake -DMODE=snapshot|check -DFILE=<path> -P shm_hygiene.cmake
 # snapshot: write the names in /dev/shm to FILE. check: fail if /dev/shm now holds a name that
 # FILE does not (a segment the test suite created and left behind).
