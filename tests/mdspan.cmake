@@ -65,3 +65,24 @@ foreach(_std IN LISTS _mdspan_std_modes)
       PROPERTIES FIXTURES_REQUIRED shm_hygiene TIMEOUT 300)
   endforeach()
 endforeach()
+
+# --- the "names are the std:: ones" path -------------------------------------------------------------
+# No compiler here has <mdspan>; a stand-in (tests/compile_fail/mdspan_std_alias/fake_std/mdspan)
+# puts a renamed copy of our implementation into std, and __cpp_lib_mdspan is defined, so that
+# <shmarray/mdspan.hpp> takes its alias path and its own submdspan runs on the "std" types.
+set(_mdspan_fake_impl ${CMAKE_CURRENT_BINARY_DIR}/mdspan_std_alias/shmarray_fake_std_impl)
+file(GLOB _mdspan_detail_headers CONFIGURE_DEPENDS
+  ${PROJECT_SOURCE_DIR}/include/shmarray/detail/mdspan_*.hpp)
+foreach(_header IN LISTS _mdspan_detail_headers)
+  get_filename_component(_header_name ${_header} NAME)
+  configure_file(${_header} ${_mdspan_fake_impl}/${_header_name} COPYONLY)
+endforeach()
+add_executable(mdspan_std_alias_check ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/mdspan_std_alias/main.cpp)
+target_link_libraries(mdspan_std_alias_check PRIVATE shmarray::shmarray shmarray_warnings)
+target_include_directories(mdspan_std_alias_check BEFORE PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/mdspan_std_alias/fake_std
+  ${CMAKE_CURRENT_BINARY_DIR}/mdspan_std_alias)
+target_compile_definitions(mdspan_std_alias_check PRIVATE __cpp_lib_mdspan=202207L)
+add_test(NAME "mdspan std alias path: builds and runs" COMMAND mdspan_std_alias_check)
+set_tests_properties("mdspan std alias path: builds and runs" PROPERTIES
+  FIXTURES_REQUIRED shm_hygiene TIMEOUT 60)
