@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -44,7 +45,7 @@ class progress_bar {
     const int filled = static_cast<int>(frac * width);
     for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : ' ';
     bar[width] = '\0';
-    char el[16], left[16];
+    char el[48], left[48];
     clock_(el, sizeof el, elapsed);
     clock_(left, sizeof left, eta);
     std::fprintf(stderr, "\r%s%s%3d%% |%s| %zu/%zu [%s<%s, %.1f tasks/s]\x1b[K", label_.c_str(),
@@ -59,7 +60,7 @@ class progress_bar {
 
  private:
   static void clock_(char* buf, std::size_t n, double seconds) {
-    const long s = static_cast<long>(seconds + 0.5);
+    const long s = static_cast<long>(std::min(seconds, 3.6e8) + 0.5);  // ETA of a stalled run
     if (s >= 3600)
       std::snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
     else
