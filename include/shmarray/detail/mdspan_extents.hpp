@@ -112,10 +112,7 @@ class extents
                   static_cast<unsigned long long>(Extents) <= detail::max_of<IndexType>)&&...),
                 "shmarray::extents: every static extent must be representable as IndexType");
 
-  using storage = detail::dynamic_extents_storage<IndexType, detail::count_dynamic<Extents...>>;
   friend struct detail::extents_access;
-  template <class, std::size_t...>
-  friend class extents;
 
  public:
   using index_type = IndexType;

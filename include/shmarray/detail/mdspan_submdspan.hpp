@@ -15,6 +15,24 @@
 #include "mdspan_index.hpp"
 
 namespace shmarray {
+namespace detail {
+
+/// integral_constant and its look-alikes: a static integer value (not bool).
+template <class T, class = void>
+struct is_integral_constant_like : std::false_type {};
+template <class T>
+struct is_integral_constant_like<T, std::void_t<decltype(T::value)>>
+    : std::bool_constant<std::is_integral_v<std::remove_cv_t<decltype(T::value)>> &&
+                         !std::is_same_v<bool, std::remove_cv_t<decltype(T::value)>> &&
+                         std::is_convertible_v<T, std::remove_cv_t<decltype(T::value)>>> {};
+template <class T>
+inline constexpr bool is_integral_constant_like_v = is_integral_constant_like<T>::value;
+
+template <class T>
+inline constexpr bool is_slice_integer_v =
+    (std::is_integral_v<T> && !std::is_same_v<T, bool>) || is_integral_constant_like_v<T>;
+
+}  // namespace detail
 
 /// The slice "the whole dimension".
 struct full_extent_t {
@@ -30,6 +48,9 @@ struct strided_slice {
   using offset_type = OffsetType;
   using extent_type = ExtentType;
   using stride_type = StrideType;
+  static_assert(detail::is_slice_integer_v<OffsetType> && detail::is_slice_integer_v<ExtentType> &&
+                    detail::is_slice_integer_v<StrideType>,
+                "strided_slice: offset, extent and stride must be integers or integral_constants");
 
   OffsetType offset{};
   ExtentType extent{};
@@ -49,17 +70,6 @@ struct submdspan_mapping_result {
 namespace detail {
 
 // --- slice classification ---------------------------------------------------------------------
-
-/// integral_constant and its look-alikes: a static integer value (not bool).
-template <class T, class = void>
-struct is_integral_constant_like : std::false_type {};
-template <class T>
-struct is_integral_constant_like<T, std::void_t<decltype(T::value)>>
-    : std::bool_constant<std::is_integral_v<std::remove_cv_t<decltype(T::value)>> &&
-                         !std::is_same_v<bool, std::remove_cv_t<decltype(T::value)>> &&
-                         std::is_convertible_v<T, std::remove_cv_t<decltype(T::value)>>> {};
-template <class T>
-inline constexpr bool is_integral_constant_like_v = is_integral_constant_like<T>::value;
 
 /// The value of an integer or an integral_constant, as I.
 template <class I, class T>
