@@ -284,6 +284,17 @@ class segment {
   static segment open(std::string_view op, const std::string& name, bool read_only,
                       bool allow_foreign_owner, std::chrono::steady_clock::time_point deadline) {
     segment s;
+    // Probe first without blocking: a FIFO planted under the name would block a read-only open
+    // forever, and glibc reports a directory opened read-write as EINVAL. Anything but a regular
+    // file is no segment. (Failures to open fall through to the real open, which reports them.)
+    if (int probe = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0); probe >= 0) {
+      struct stat pst {};
+      int r = ::fstat(probe, &pst);
+      ::close(probe);
+      if (r == 0 && !S_ISREG(pst.st_mode))
+        throw_error(errc::bad_format, std::string(op) + " " + quote_name(name) +
+                                          ": not a regular file, so not a segment");
+    }
     bip::shared_memory_object shm;
     try {
       bip::shared_memory_object(bip::open_only, name.c_str(),

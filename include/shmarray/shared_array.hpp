@@ -670,6 +670,10 @@ class shared_array {
                           what + ": the segment is empty (0 bytes) after waiting " +
                               std::to_string(o.ready_timeout.count()) +
                               " ms: not a shmarray segment, or its creator died before sizing it");
+    if (size < 16)  // creators size the segment in one step: this never held a header
+      detail::throw_error(errc::bad_format, what + ": the segment holds only " +
+                                                std::to_string(size) +
+                                                " bytes, too few for a .npy header");
     unsigned char b0 = a.seg_.wait_ready(deadline);
     if (b0 == 0)
       detail::throw_error(
