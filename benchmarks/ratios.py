@@ -3,7 +3,8 @@
 hits every benchmark alike) and prints median-based ratios against the Performance goals.
 
   benchmarks/ratios.py [--bench build-perf/benchmarks/bench_shared_array] [--reps 7]
-                       [--large-mib 2048] [--json saved.json] [--keep-json out.json]
+                       [--large-mib 2048] [--filter REGEX] [--json saved.json]
+                       [--keep-json out.json]
 
 --json reads a saved --benchmark_format=json run instead of running the binary. Standard library
 only. Exit status 0 whether or not the goals are met (it reports, CI never times).
@@ -16,7 +17,7 @@ import subprocess
 import sys
 
 
-def run(bench, reps, large_mib, min_time):
+def run(bench, reps, large_mib, min_time, filt):
     env = dict(os.environ)
     env.pop("SHMARRAY_BENCH_SMOKE", None)
     if large_mib:
@@ -25,6 +26,8 @@ def run(bench, reps, large_mib, min_time):
            "--benchmark_enable_random_interleaving=true"]
     if min_time:
         cmd.append(f"--benchmark_min_time={min_time}")
+    if filt:
+        cmd.append(f"--benchmark_filter={filt}")
     print("running:", " ".join(cmd), file=sys.stderr)
     out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out)
@@ -50,6 +53,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--large-mib", type=int, default=2048)
     ap.add_argument("--min-time", default="")
+    ap.add_argument("--filter", default="", help="a --benchmark_filter regex (default: all)")
     ap.add_argument("--json", help="read this saved JSON run instead of running the binary")
     ap.add_argument("--keep-json", help="save the JSON run here")
     a = ap.parse_args()
@@ -58,7 +62,7 @@ def main():
         with open(a.json) as f:
             doc = json.load(f)
     else:
-        doc = run(a.bench, a.reps, a.large_mib, a.min_time)
+        doc = run(a.bench, a.reps, a.large_mib, a.min_time, a.filter)
         if a.keep_json:
             with open(a.keep_json, "w") as f:
                 json.dump(doc, f, indent=1)

@@ -1,0 +1,43 @@
+# Draws docs/perf.png from docs/perf.csv (written by benchmarks/compare). Run from the repository
+# root:  gnuplot docs/plot_perf.gp   (or gnuplot -e 'f="x.csv"; out="x.png"' docs/plot_perf.gp)
+set datafile separator ","
+set datafile missing "nan"
+set terminal pngcairo size 1200,860 font "DejaVu Sans,10" noenhanced
+
+set key top left
+set logscale x 2
+set logscale y 10
+set grid
+set xlabel "array size (MiB)"
+set style data linespoints
+if (!exists("f")) f = "docs/perf.csv"
+if (!exists("out")) out = "docs/perf.png"
+set output out
+set multiplot layout 2,2 title "shmarray on a 2-core VM (Debian 12, /dev/shm tmpfs), medians; lower is better"
+
+set title "hand an array to 2 workers, each sums it: wall time"
+set ylabel "ms"
+plot f using 2:4 title "shmarray (copy + attach)" lw 2 pt 7, \
+     f using 2:5 title "pipe per worker" lw 2 pt 5
+
+set title "workers' private memory (sum of RssAnon)"
+set ylabel "MiB"
+plot f using 2:($6/1024) title "shmarray" lw 2 pt 7, \
+     f using 2:($7/1024) title "pipe" lw 2 pt 5
+
+set key bottom right
+set title "create a segment and copy the array in: throughput"
+set ylabel "GB/s"
+unset logscale y
+set yrange [0:*]
+plot f using 2:($1/($10*1e6)) title "shmarray::copy" lw 2 pt 7, \
+     f using 2:($1/($11*1e6)) title "shm_open+ftruncate+mmap+memcpy" lw 2 pt 5, \
+     f using 2:($1/($12*1e6)) title "Python shared_memory + NumPy" lw 2 pt 9
+
+set key center right
+set title "attach an existing segment"
+set ylabel "µs"
+plot f using 2:13 title "shmarray::attach" lw 2 pt 7, \
+     f using 2:14 title "shm_open+fstat+mmap" lw 2 pt 5, \
+     f using 2:15 title "Python SharedMemory(name) + ndarray" lw 2 pt 9
+unset multiplot
