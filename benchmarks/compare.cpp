@@ -485,6 +485,7 @@ int main(int argc, char** argv) {
   std::printf(
       "\ncopy: time of the plain C sequence (or Python) / shmarray::copy; attach: the same "
       "for attach.\nwrote %s%s\n",
-      csv.c_str(), have_py ? "" : " (no NumPy in /usr/bin/python3: Python columns empty)");
+      csv.c_str(),
+      have_py ? "" : " (Python columns empty: --python=off, or no NumPy in /usr/bin/python3)");
   return 0;
 }
