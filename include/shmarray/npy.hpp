@@ -184,17 +184,19 @@ class dict_parser {
     for (const char* q = p_; q < end_ && q < p_ + 12; ++q) s += (*q >= 32 && *q < 127) ? *q : '?';
     return s + "'";
   }
-  std::string string_literal() {
+  // A quoted string without escapes, as a view into the header (no allocation).
+  std::string_view string_literal() {
     skip_ws();
     if (p_ >= end_ || (*p_ != '\'' && *p_ != '"')) fail("expected a string" + found());
     char q = *p_++;
-    std::string s;
+    const char* start = p_;
     while (p_ < end_ && *p_ != q) {
       if (*p_ == '\\' || static_cast<unsigned char>(*p_) < 32)
         fail("unsupported character in a string");
-      s += *p_++;
+      ++p_;
     }
     if (p_ >= end_) fail("unterminated string");
+    std::string_view s(start, static_cast<std::size_t>(p_ - start));
     ++p_;
     return s;
   }
@@ -220,6 +222,7 @@ class dict_parser {
   shape_type tuple() {
     expect('(');
     shape_type shape;
+    shape.reserve(4);  // one allocation for the common ranks
     if (peek(')')) {
       ++p_;
       return shape;
@@ -264,24 +267,27 @@ class dict_parser {
 /// data fits in `size` (the caller knows the element size).
 inline header parse_header(const void* data, std::size_t size, std::string_view what) {
   const auto* b = static_cast<const unsigned char*>(data);
-  const std::string w(what);
+  // Messages are built only on the error paths: the success path allocates nothing but the
+  // header's descr and shape.
+  auto w = [what] { return std::string(what); };
   if (size < 10 || std::memcmp(b, magic, magic_size) != 0)
     shmarray::detail::throw_error(errc::bad_format,
-                                  w + ": not a .npy segment (no \\x93NUMPY magic)");
+                                  w() + ": not a .npy segment (no \\x93NUMPY magic)");
   header h;
   h.major = b[6];
   h.minor = b[7];
   if (h.major < 1 || h.major > 3 || h.minor != 0)
     shmarray::detail::throw_error(
-        errc::bad_format, w + ": unsupported .npy format version " + std::to_string(h.major) + "." +
-                              std::to_string(h.minor) + " (expected 1.0, 2.0 or 3.0)");
+        errc::bad_format, w() + ": unsupported .npy format version " + std::to_string(h.major) +
+                              "." + std::to_string(h.minor) + " (expected 1.0, 2.0 or 3.0)");
   std::size_t prefix = h.major == 1 ? 10 : 12;
-  if (size < prefix) shmarray::detail::throw_error(errc::bad_format, w + ": truncated .npy header");
+  if (size < prefix)
+    shmarray::detail::throw_error(errc::bad_format, w() + ": truncated .npy header");
   std::size_t hlen = h.major == 1 ? (std::size_t{b[8]} | std::size_t{b[9]} << 8)
                                   : (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
                                      std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
   if (hlen > size - prefix)
-    shmarray::detail::throw_error(errc::bad_format, w + ": the .npy header claims " +
+    shmarray::detail::throw_error(errc::bad_format, w() + ": the .npy header claims " +
                                                         std::to_string(hlen) + " bytes but only " +
                                                         std::to_string(size - prefix) + " follow");
   h.data_offset = prefix + hlen;
@@ -290,7 +296,7 @@ inline header parse_header(const void* data, std::size_t size, std::string_view 
   bool seen_descr = false, seen_fortran = false, seen_shape = false;
   ps.expect('{');
   while (!ps.peek('}')) {
-    std::string key = ps.string_literal();
+    std::string_view key = ps.string_literal();
     ps.expect(':');
     if (key == "descr" && !seen_descr) {
       if (ps.peek('[')) ps.fail("structured dtypes (a list descr) are not supported");
@@ -303,7 +309,7 @@ inline header parse_header(const void* data, std::size_t size, std::string_view 
       h.shape = ps.tuple();
       seen_shape = true;
     } else {
-      ps.fail("unexpected or repeated key '" + key + "'");
+      ps.fail("unexpected or repeated key '" + std::string(key) + "'");
     }
     if (!ps.peek(',')) break;
     ps.expect(',');

@@ -229,6 +229,7 @@ class segment {
     name_.swap(o.name_);
     std::swap(owner_, o.owner_);
     std::swap(unlink_, o.unlink_);
+    shm_.swap(o.shm_);
     std::swap(creator_pid_, o.creator_pid_);
     std::swap(size_, o.size_);
     std::swap(mapped_, o.mapped_);
@@ -284,24 +285,30 @@ class segment {
   static segment open(std::string_view op, const std::string& name, bool read_only,
                       bool allow_foreign_owner, std::chrono::steady_clock::time_point deadline) {
     segment s;
-    // Probe first without blocking: a FIFO planted under the name would block a read-only open
-    // forever, and glibc reports a directory opened read-write as EINVAL. Anything but a regular
-    // file is no segment. (Failures to open fall through to the real open, which reports them.)
-    if (int probe = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0); probe >= 0) {
-      struct stat pst {};
-      int r = ::fstat(probe, &pst);
-      ::close(probe);
-      if (r == 0 && !S_ISREG(pst.st_mode))
-        throw_error(errc::bad_format, std::string(op) + " " + quote_name(name) +
-                                          ": not a regular file, so not a segment");
-    }
-    bip::shared_memory_object shm;
+    // Anything but a regular file is no segment. A FIFO planted under the name would block a
+    // read-only open forever, so read-only attaches probe first without blocking; a read-write
+    // open of a FIFO does not block on Linux (and fstat below refuses it), and glibc reports a
+    // directory opened read-write as EINVAL, which the probe then explains.
+    auto refuse_non_regular = [&] {
+      if (int probe = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0); probe >= 0) {
+        struct stat pst {};
+        int r = ::fstat(probe, &pst);
+        ::close(probe);
+        if (r == 0 && !S_ISREG(pst.st_mode))
+          throw_error(errc::bad_format, std::string(op) + " " + quote_name(name) +
+                                            ": not a regular file, so not a segment");
+      }
+    };
+    if (read_only) refuse_non_regular();
+    bip::shared_memory_object& shm = s.shm_;
     try {
       bip::shared_memory_object(bip::open_only, name.c_str(),
                                 read_only ? bip::read_only : bip::read_write)
           .swap(shm);
     } catch (const bip::interprocess_exception& e) {
-      throw_os(op, name, "shm_open", native_of(e));
+      int native = native_of(e);
+      if (native == EINVAL || native == EISDIR) refuse_non_regular();
+      throw_os(op, name, "shm_open", native);
     }
     int fd = shm.get_mapping_handle().handle;
     struct stat st {};
@@ -359,6 +366,7 @@ class segment {
 
   /// Unmaps; unlinks when this is the owner and this process created the segment. Never throws.
   void close() noexcept {
+    drop_fd();
     if (mapped_) {
       bip::mapped_region().swap(region_);
       mapped_ = false;
@@ -371,6 +379,25 @@ class segment {
     size_ = 0;
     creator_pid_ = 0;
   }
+
+  /// Reads up to n bytes at `off` through the descriptor that open() keeps (no page fault on the
+  /// mapping, which a later reader may never touch). Returns the bytes read, 0 without a
+  /// descriptor.
+  std::size_t read_at(std::size_t off, void* buf, std::size_t n) const noexcept {
+    int fd = shm_.get_mapping_handle().handle;
+    if (fd < 0) return 0;
+    std::size_t got = 0;
+    while (got < n) {
+      ssize_t r =
+          ::pread(fd, static_cast<char*>(buf) + got, n - got, static_cast<off_t>(off + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    return got;
+  }
+  /// Closes the descriptor open() kept (the mapping stays).
+  void drop_fd() noexcept { bip::shared_memory_object().swap(shm_); }
 
   /// Stops this handle from ever unlinking (a manager took that duty); it stays the owner.
   void disown() noexcept { unlink_ = false; }
@@ -414,6 +441,7 @@ class segment {
   }
 
   bip::mapped_region region_;
+  bip::shared_memory_object shm_;  // kept open by open() until drop_fd(), for read_at()
   std::string name_;
   bool owner_ = false;
   bool unlink_ = false;

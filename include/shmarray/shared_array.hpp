@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -345,17 +347,20 @@ class shared_array {
     shared_array a;
     a.seg_ = detail::segment::open("attach_unsafe", n, read_only, true,
                                    std::chrono::steady_clock::now());
-    const auto* b = static_cast<const unsigned char*>(a.seg_.base());
+    // One pread of the header's start: the data offset, and whether it says Fortran order.
+    char buf[512];
+    std::size_t got = a.seg_.read_at(0, buf, sizeof buf);
+    const auto* b = reinterpret_cast<const unsigned char*>(buf);
     std::size_t off = 0;
-    if (b && a.seg_.size() >= 12)
+    bool fortran = false;
+    if (got >= 12) {
       off = b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
                       : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
                               std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
-    bool fortran = false;
-    if (b && off <= a.seg_.size()) {
-      std::string_view h(reinterpret_cast<const char*>(b), off);
+      std::string_view h(buf, off < got ? off : got);
       fortran = h.find("'fortran_order': True") != std::string_view::npos;
     }
+    a.seg_.drop_fd();
     a.set_view_(off, std::move(shape), fortran);
     return a;
   }
@@ -379,6 +384,7 @@ class shared_array {
                               " of " + std::to_string(sizeof(value_type)) +
                               "-byte elements needs " + std::to_string(need) +
                               " bytes, the segment holds " + std::to_string(a.seg_.size()));
+    a.seg_.drop_fd();
     a.set_view_(0, std::move(shape), false);
     return a;
   }
@@ -611,7 +617,10 @@ class shared_array {
                                                    detail::describe_descr(npy::descr<T>()));
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
-    auto fill = [&](shared_array& a) { r.read_data(a.data_); };
+    auto fill = [&](shared_array& a) {
+      detail::populate_pages(a.data_, a.nbytes(), a.copy_threads_);  // fault pages in parallel
+      r.read_data(a.data_);
+    };
     return create_(m, r.hdr().shape, opts, true, "load", fill);
   }
 
@@ -655,74 +664,116 @@ class shared_array {
     detail::gather(a.data_, src.data_handle(), ext.data(), st.data(), rank, a.fortran_);
   }
 
+  // attach: open, wait for readiness, read the header and trailer through the descriptor (pread:
+  // the mapping is not touched, so a client pays no page fault it does not need), validate, view.
+  // Messages are built only on the error paths.
   static shared_array attach_(std::string_view name, const shape_type* expected,
                               const attach_options& o) {
     constexpr std::string_view op = "attach";
     detail::validate_name(op, name);
-    std::string n(name);
+    const std::string n(name);
     auto deadline = std::chrono::steady_clock::now() + o.ready_timeout;
     shared_array a;
     a.seg_ = detail::segment::open(op, n, read_only, o.allow_foreign_owner, deadline);
     const std::size_t size = a.seg_.size();
-    const std::string what = std::string(op) + " '" + n + "'";
+    auto what = [&n] { return "attach '" + n + "'"; };
     if (size == 0)
       detail::throw_error(errc::bad_format,
-                          what + ": the segment is empty (0 bytes) after waiting " +
+                          what() + ": the segment is empty (0 bytes) after waiting " +
                               std::to_string(o.ready_timeout.count()) +
                               " ms: not a shmarray segment, or its creator died before sizing it");
     if (size < 16)  // creators size the segment in one step: this never held a header
-      detail::throw_error(errc::bad_format, what + ": the segment holds only " +
+      detail::throw_error(errc::bad_format, what() + ": the segment holds only " +
                                                 std::to_string(size) +
                                                 " bytes, too few for a .npy header");
-    unsigned char b0 = a.seg_.wait_ready(deadline);
-    if (b0 == 0)
-      detail::throw_error(
-          errc::not_ready,
-          what + ": the creator has not published the segment within " +
-              std::to_string(o.ready_timeout.count()) +
-              " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
-              "creator died while writing it");
-    const npy::header h = npy::parse_header(a.seg_.base(), size, what);
+    // The header: one pread of up to 512 bytes (NumPy's headers are 64-256), more if it says so.
+    char small[512];
+    std::string large;
+    const char* hdr = small;
+    std::size_t got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
+    if (got == 0 || static_cast<unsigned char>(small[0]) == 0) {
+      if (a.seg_.wait_ready(deadline) == 0)
+        detail::throw_error(
+            errc::not_ready,
+            what() + ": the creator has not published the segment within " +
+                std::to_string(o.ready_timeout.count()) +
+                " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
+                "creator died while writing it");
+      got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
+    } else {
+#if !defined(__x86_64__) && !defined(__i386__)
+      // Byte 0 and the rest came from one copy; where loads may be reordered, read again after
+      // seeing the publication so no header byte predates it.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
+#endif
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (got >= 12 && std::memcmp(small, npy::magic, npy::magic_size) == 0) {
+      const auto* b = reinterpret_cast<const unsigned char*>(small);
+      std::size_t end = b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
+                                  : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
+                                          std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
+      if (end > got && end <= size) {  // a long header: read all of it
+        large.resize(end);
+        got = a.seg_.read_at(0, large.data(), end);
+        hdr = large.data();
+      }
+    }
+    char label[300];
+    std::snprintf(label, sizeof label, "attach '%s'", n.c_str());
+    const npy::header h = npy::parse_header(hdr, got, label);
     if (!npy::same_descr(h.descr, npy::descr<T>()))
       detail::throw_error(errc::type_mismatch,
-                          what + ": the segment holds " + detail::describe_descr(h.descr) +
+                          what() + ": the segment holds " + detail::describe_descr(h.descr) +
                               ", asked for " + detail::describe_descr(npy::descr<T>()));
     std::size_t nbytes = 0;
     if (!npy::checked_bytes(h.shape, sizeof(value_type), nbytes) || h.data_offset > size ||
         nbytes > size - h.data_offset)
       detail::throw_error(errc::bad_format,
-                          what + ": the header's shape " + npy::shape_string(h.shape) + " needs " +
-                              std::to_string(h.data_offset) + " + " + std::to_string(nbytes) +
-                              " bytes, the segment holds only " + std::to_string(size));
+                          what() + ": the header's shape " + npy::shape_string(h.shape) +
+                              " needs " + std::to_string(h.data_offset) + " + " +
+                              std::to_string(nbytes) + " bytes, the segment holds only " +
+                              std::to_string(size));
     if (h.data_offset % alignof(value_type) != 0)
-      detail::throw_error(errc::bad_format, what + ": the data offset " +
+      detail::throw_error(errc::bad_format, what() + ": the data offset " +
                                                 std::to_string(h.data_offset) +
                                                 " is not aligned for the element type");
-    // The trailer, when present, must agree (a NumPy-written .npy copied here has none).
-    const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
-    if (tat <= size && size - tat >= sizeof(detail::trailer)) {
+    // The trailer, when present, must agree (a NumPy-written .npy copied here has none). It is
+    // what tells struct (|V) types apart; for NumPy types the header says all, so their attach
+    // spends no system call on it.
+    if constexpr (!npy::is_numpy_type<value_type>()) {
+      const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
       detail::trailer t;
-      std::memcpy(&t, static_cast<const unsigned char*>(a.seg_.base()) + tat, sizeof t);
-      if (std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
+      bool have = false;
+      if (tat <= size && size - tat >= sizeof t) {
+        if (hdr == small && tat + sizeof t <= got) {
+          std::memcpy(&t, small + tat, sizeof t);
+          have = true;
+        } else {
+          have = a.seg_.read_at(tat, &t, sizeof t) == sizeof t;
+        }
+      }
+      if (have && std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
         if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset ||
             t.data_bytes != nbytes)
           detail::throw_error(errc::bad_format,
-                              what + ": the trailer disagrees with the header (element size " +
+                              what() + ": the trailer disagrees with the header (element size " +
                                   std::to_string(t.elem_size) + ", data " +
                                   std::to_string(t.data_bytes) + " bytes at " +
                                   std::to_string(t.data_offset) + ")");
-        if (!npy::is_numpy_type<value_type>() && t.type_hash != 0 &&
-            t.type_hash != detail::type_hash<value_type>())
+        if (t.type_hash != 0 && t.type_hash != detail::type_hash<value_type>())
           detail::throw_error(errc::type_mismatch,
-                              what + ": the segment holds another " +
+                              what() + ": the segment holds another " +
                                   std::to_string(sizeof(value_type)) +
                                   "-byte struct type (type hash differs from T's)");
       }
     }
     if (expected && *expected != h.shape)
-      detail::throw_error(errc::shape_mismatch, what + ": the segment has shape " +
+      detail::throw_error(errc::shape_mismatch, what() + ": the segment has shape " +
                                                     npy::shape_string(h.shape) + ", expected " +
                                                     npy::shape_string(*expected));
+    a.seg_.drop_fd();
     a.set_view_(h.data_offset, h.shape, h.fortran_order);
     return a;
   }
