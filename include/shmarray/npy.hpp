@@ -261,6 +261,64 @@ class dict_parser {
 };
 }  // namespace detail
 
+namespace detail {
+// The fast path: the dict exactly as NumPy (and write_header) spell it,
+//   {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   + spaces + '\n'
+// parsed in one pass. Anything else (other key orders, spacing, quotes) returns false and goes to
+// the general parser, which accepts every spelling NumPy reads and explains what is wrong.
+inline bool parse_canonical(const char* p, std::size_t n, header& h) {
+  const char* const e = p + n;
+  auto lit = [&](const char* s, std::size_t k) {
+    if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
+    p += k;
+    return true;
+  };
+  if (!lit("{'descr': '", 11)) return false;
+  const char* d = p;
+  while (p < e && *p != '\'') {
+    if (*p == '\\' || *p == '"' || static_cast<unsigned char>(*p) < 32) return false;
+    ++p;
+  }
+  const std::size_t dl = static_cast<std::size_t>(p - d);
+  if (p == e || dl < 2 || dl > 16) return false;
+  ++p;
+  if (!lit(", 'fortran_order': ", 19)) return false;
+  bool fortran;
+  if (lit("True", 4))
+    fortran = true;
+  else if (lit("False", 5))
+    fortran = false;
+  else
+    return false;
+  if (!lit(", 'shape': (", 12)) return false;
+  shape_type shape;
+  if (!lit(")", 1)) {
+    shape.reserve(4);
+    for (;;) {
+      if (p == e || *p < '0' || *p > '9' || shape.size() == max_rank) return false;
+      std::size_t v = 0;
+      for (; p < e && *p >= '0' && *p <= '9'; ++p)
+        if (__builtin_mul_overflow(v, std::size_t{10}, &v) ||
+            __builtin_add_overflow(v, static_cast<std::size_t>(*p - '0'), &v))
+          return false;
+      shape.push_back(v);
+      if (lit(", ", 2)) continue;
+      if (lit(",)", 2)) break;
+      if (shape.size() > 1 && lit(")", 1)) break;
+      return false;
+    }
+  }
+  if (!lit(", }", 3)) return false;
+  while (p < e && *p == ' ') ++p;
+  if (p < e && *p == '\n') ++p;
+  if (p != e) return false;
+  h.descr.assign(d, dl);
+  h.fortran_order = fortran;
+  h.shape = std::move(shape);
+  return true;
+}
+}  // namespace detail
+
 /// Parses the header at the start of `data` (`size` readable bytes). `what` names the source in
 /// messages ("segment 'frames'", "file 'x.npy'"). Throws errc::bad_format for anything that is not
 /// a header NumPy would write; checks that prod(shape)*itemsize does not overflow, but not that the
@@ -292,6 +350,9 @@ inline header parse_header(const void* data, std::size_t size, std::string_view 
                                                         std::to_string(size - prefix) + " follow");
   h.data_offset = prefix + hlen;
   const char* p = reinterpret_cast<const char*>(b + prefix);
+  std::size_t ignored_bytes;
+  if (detail::parse_canonical(p, hlen, h) && checked_bytes(h.shape, 1, ignored_bytes)) return h;
+  h.shape.clear();
   detail::dict_parser ps(p, p + hlen, what);
   bool seen_descr = false, seen_fortran = false, seen_shape = false;
   ps.expect('{');

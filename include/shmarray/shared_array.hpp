@@ -722,7 +722,7 @@ class shared_array {
     }
     char label[300];
     std::snprintf(label, sizeof label, "attach '%s'", n.c_str());
-    const npy::header h = npy::parse_header(hdr, got, label);
+    npy::header h = npy::parse_header(hdr, got, label);
     if (!npy::same_descr(h.descr, npy::descr<T>()))
       detail::throw_error(errc::type_mismatch,
                           what() + ": the segment holds " + detail::describe_descr(h.descr) +
@@ -739,10 +739,10 @@ class shared_array {
       detail::throw_error(errc::bad_format, what() + ": the data offset " +
                                                 std::to_string(h.data_offset) +
                                                 " is not aligned for the element type");
-    // The trailer, when present, must agree (a NumPy-written .npy copied here has none). It is
-    // what tells struct (|V) types apart; for NumPy types the header says all, so their attach
-    // spends no system call on it.
-    if constexpr (!npy::is_numpy_type<value_type>()) {
+    // The trailer, when present, must agree (a NumPy-written .npy copied here has none): a
+    // trailer that contradicts the header means a corrupt segment. It is also what tells struct
+    // (|V) types apart. For small arrays it came with the header's read.
+    {
       const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
       detail::trailer t;
       bool have = false;
@@ -762,7 +762,8 @@ class shared_array {
                                   std::to_string(t.elem_size) + ", data " +
                                   std::to_string(t.data_bytes) + " bytes at " +
                                   std::to_string(t.data_offset) + ")");
-        if (t.type_hash != 0 && t.type_hash != detail::type_hash<value_type>())
+        if (!npy::is_numpy_type<value_type>() && t.type_hash != 0 &&
+            t.type_hash != detail::type_hash<value_type>())
           detail::throw_error(errc::type_mismatch,
                               what() + ": the segment holds another " +
                                   std::to_string(sizeof(value_type)) +
@@ -774,7 +775,7 @@ class shared_array {
                                                     npy::shape_string(h.shape) + ", expected " +
                                                     npy::shape_string(*expected));
     a.seg_.drop_fd();
-    a.set_view_(h.data_offset, h.shape, h.fortran_order);
+    a.set_view_(h.data_offset, std::move(h.shape), h.fortran_order);
     return a;
   }
 
