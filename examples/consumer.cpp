@@ -63,6 +63,14 @@ int main(int argc, char** argv) {
   std::string name;
   long timeout_ms = 5000;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::printf("usage: consumer <name> [--timeout-ms N]\n");
+      return 0;
+    }
+    if (argv[i][0] == '-' && std::strcmp(argv[i], "--timeout-ms") != 0) {
+      std::fprintf(stderr, "consumer: unknown option %s\n", argv[i]);
+      return 64;
+    }
     if (std::strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc)
       timeout_ms = std::strtol(argv[++i], nullptr, 10);
     else if (name.empty())

@@ -24,6 +24,17 @@ int main(int argc, char** argv) {
   int ndims = 0;
   long hold_ms = -1;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::printf("usage: producer <name> [rows] [cols] [--hold-ms N]\n");
+      return 0;
+    }
+    if (argv[i][0] == '-' && std::strcmp(argv[i], "--hold-ms") != 0) {
+      std::fprintf(
+          stderr,
+          "producer: unknown option %s\nusage: producer <name> [rows] [cols] [--hold-ms N]\n",
+          argv[i]);
+      return 64;
+    }
     if (std::strcmp(argv[i], "--hold-ms") == 0 && i + 1 < argc)
       hold_ms = std::strtol(argv[++i], nullptr, 10);
     else if (name.empty())
