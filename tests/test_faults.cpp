@@ -28,36 +28,16 @@ using namespace std::chrono_literals;
 using shmarray::errc;
 using shmarray::shape_type;
 using shmarray::shared_array;
+using shmtest::count_dir;
+using shmtest::error_of;
 using shmtest::shm_eraser;
 using shmtest::shm_exists;
+using shmtest::stress;
 using shmtest::unique_name;
 
 namespace {
-template <class F>
-errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const shmarray::error& e) {
-    return e.kind();
-  }
-  return errc{};
-}
-
-bool stress() {
-  const char* s = std::getenv("SHMARRAY_STRESS");
-  return s && *s && std::string(s) != "0";
-}
 int trials(int ci, int stressed) {
   return stress() ? stressed : ci;
-}
-
-std::size_t count_entries(const char* path) {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir(path)) {
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-  }
-  return n;
 }
 
 // The entries of /dev/shm whose name starts with `prefix`.
@@ -278,7 +258,7 @@ TEST_CASE("a /dev/shm that fills up during copies is no_space, never SIGBUS, not
     } catch (const shmarray::error& e) {
       if (e.kind() != errc::no_space) return 11;
     }
-    if (count_entries("/dev/shm") != 2) return 12;
+    if (count_dir("/dev/shm") != 2) return 12;
     {
       shmarray::manager m;
       if (error_of([&] { (void)shared_array<double>::copy(m, big, {"managed-big"}); }) !=
@@ -286,7 +266,7 @@ TEST_CASE("a /dev/shm that fills up during copies is no_space, never SIGBUS, not
         return 13;
       if (!m.names().empty()) return 14;  // the failed name is not tracked any more
     }
-    if (count_entries("/dev/shm") != 2) return 15;
+    if (count_dir("/dev/shm") != 2) return 15;
     // 2. Copies of 96 KiB until the tmpfs is full: each one that succeeds holds its data, the
     //    one that fails is no_space and leaves nothing.
     std::vector<std::int32_t> chunk(24 * 1024);
@@ -302,12 +282,12 @@ TEST_CASE("a /dev/shm that fills up during copies is no_space, never SIGBUS, not
       }
     }
     if (!full) return 21;
-    if (count_entries("/dev/shm") != 2 + kept.size()) return 22;
+    if (count_dir("/dev/shm") != 2 + kept.size()) return 22;
     for (std::size_t i = 0; i < kept.size(); ++i)
       for (std::size_t k = 0; k < chunk.size(); k += 997)
         if (kept[i].data()[k] != static_cast<std::int32_t>(k + i)) bad = 23;
     kept.clear();
-    if (count_entries("/dev/shm") != 2) return 24;
+    if (count_dir("/dev/shm") != 2) return 24;
     return bad;
   });
   if (st.exited && st.code == 77) {
@@ -356,7 +336,7 @@ TEST_CASE("copies racing a process that fills /dev/shm: data intact or no_space,
       if (no_space == 0) bad = 33;  // 16 x 256 KiB cannot all fit in 1 MiB
       kept.clear();
       ::unlink("/dev/shm/filler");
-      if (count_entries("/dev/shm") != 2) bad = 34;
+      if (count_dir("/dev/shm") != 2) bad = 34;
       return bad;
     });
     if (st.exited && st.code == 77) {
@@ -732,7 +712,7 @@ TEST_CASE("bad names are invalid_argument everywhere, before any system call", "
       std::string("."),       std::string(".."),
   };
   shmarray::manager m(shmarray::manager_options{false});
-  std::size_t fds = count_entries("/proc/self/fd");
+  std::size_t fds = count_dir("/proc/self/fd");
   for (const auto& n : bad) {
     INFO("name of " << n.size() << " bytes");
     CHECK(error_of([&] { shared_array<double>::allocate({1}, {n}); }) == errc::invalid_argument);
@@ -744,7 +724,7 @@ TEST_CASE("bad names are invalid_argument everywhere, before any system call", "
   }
   CHECK(error_of([] { shared_array<double>::attach(""); }) == errc::invalid_argument);
   CHECK(m.names().empty());
-  CHECK(count_entries("/proc/self/fd") == fds);
+  CHECK(count_dir("/proc/self/fd") == fds);
   // The limits themselves work: 255 bytes of non-ASCII, and odd but legal characters.
   for (const std::string& good :
        {nonascii_255.substr(0, 200) + unique_name("u").substr(0, 55), unique_name("sp ace\ttab"),

@@ -17,22 +17,11 @@
 using namespace std::chrono_literals;
 using shmarray::errc;
 using shmarray::shared_array;
+using shmtest::count_dir;
+using shmtest::stress;
 using shmtest::unique_name;
 
 namespace {
-bool stress() {
-  const char* s = std::getenv("SHMARRAY_STRESS");
-  return s && *s && std::string(s) != "0";
-}
-
-std::size_t count_dir(const char* path) {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir(path)) {
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
 // All mappings, and those of shared memory segments (named, or unlinked: "(deleted)").
 std::size_t count_maps(bool shm_only = false) {
   std::ifstream f("/proc/self/maps");

@@ -25,6 +25,7 @@
 using shmarray::errc;
 using shmarray::shape_type;
 using shmarray::shared_array;
+using shmtest::error_of;
 using shmtest::shm_eraser;
 using shmtest::shm_exists;
 using shmtest::unique_name;
@@ -32,17 +33,6 @@ using shmtest::unique_name;
 namespace {
 
 const std::string data_dir = std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/";
-
-template <class F>
-errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const shmarray::error& e) {
-    return e.kind();
-  }
-  FAIL("no shmarray::error thrown");
-  return errc::system_error;
-}
 
 struct temp_dir {
   std::string path;

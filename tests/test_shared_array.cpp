@@ -22,40 +22,14 @@ using namespace std::chrono_literals;
 using shmarray::errc;
 using shmarray::shape_type;
 using shmarray::shared_array;
+using shmtest::contains;
+using shmtest::count_dir;
+using shmtest::error_of;
+using shmtest::message_of;
 using shmtest::shm_eraser;
 using shmtest::unique_name;
 
 namespace {
-template <class F>
-errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const shmarray::error& e) {
-    return e.kind();
-  }
-  return errc{};
-}
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const shmarray::error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-std::size_t count_dir(const char* path) {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir(path)) {
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
 // Entries in /dev/shm that this test process named (other tests run in parallel).
 std::size_t count_mine() {
   std::size_t n = 0;

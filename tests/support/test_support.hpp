@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -24,6 +26,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <shmarray/error.hpp>
 
 namespace shmtest {
 
@@ -46,6 +50,48 @@ struct shm_eraser {
   shm_eraser& operator=(const shm_eraser&) = delete;
   ~shm_eraser() { ::shm_unlink(name.c_str()); }
 };
+
+/// The errc a call throws as shmarray::error, or errc{} (0, no such errc) when it throws none.
+template <class F>
+shmarray::errc error_of(F&& f) {
+  try {
+    f();
+  } catch (const shmarray::error& e) {
+    return e.kind();
+  }
+  return shmarray::errc{};
+}
+
+/// The message of the shmarray::error a call throws, "" when it throws none.
+template <class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const shmarray::error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+/// Entries in a directory ("." and ".." included).
+inline std::size_t count_dir(const char* path) {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir(path)) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+/// SHMARRAY_STRESS=1 raises the trial counts of the fault and load tests.
+inline bool stress() {
+  const char* s = std::getenv("SHMARRAY_STRESS");
+  return s && *s && std::string(s) != "0";
+}
 
 /// How a child ended.
 struct child_status {
