@@ -152,18 +152,6 @@ pid_t fork_gated(pipe_pair& gate, const std::function<int()>& fn) {
 
 // Runs fn in a child with a private mount namespace and a tmpfs of `size` on /dev/shm; 77 when
 // this machine cannot do that (not root, no CAP_SYS_ADMIN).
-shmtest::child_status in_small_dev_shm(const char* size, const std::function<int()>& fn,
-                                       std::chrono::milliseconds bound = 60s) {
-  return shmtest::run_in_child(
-      [&] {
-        if (::unshare(CLONE_NEWNS) != 0) return 77;
-        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 77;
-        std::string opts = std::string("size=") + size;
-        if (::mount("tmpfs", "/dev/shm", "tmpfs", 0, opts.c_str()) != 0) return 77;
-        return fn();
-      },
-      bound);
-}
 }  // namespace
 
 // ---- SIGKILL of an owner ---------------------------------------------------------------------
@@ -248,7 +236,7 @@ TEST_CASE("SIGKILL of a manager's owner at random points in allocate/copy leaves
 
 TEST_CASE("a /dev/shm that fills up during copies is no_space, never SIGBUS, nothing left",
           "[faults][nospace]") {
-  auto st = in_small_dev_shm("1m", [] {
+  auto st = shmtest::in_small_dev_shm("1m", [] {
     int bad = 0;
     // 1. A large copy that cannot fit: no_space at creation, nothing left.
     std::vector<double> big(std::size_t{1} << 20, 2.0);  // 8 MiB
@@ -302,7 +290,7 @@ TEST_CASE("copies racing a process that fills /dev/shm: data intact or no_space,
           "[faults][nospace]") {
   const int rounds = trials(6, 40);
   for (int round = 0; round < rounds; ++round) {
-    auto st = in_small_dev_shm("1m", [] {
+    auto st = shmtest::in_small_dev_shm("1m", [] {
       // A sibling fills /dev/shm through a plain file, 4 KiB at a time, while this process copies.
       pipe_pair go;
       pid_t filler = fork_gated(go, [] {

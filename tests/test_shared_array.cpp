@@ -531,10 +531,7 @@ TEST_CASE("failures leave no segment, mapping or fd behind", "[shared_array][hyg
 
 TEST_CASE("a full /dev/shm is no_space at creation, never SIGBUS", "[shared_array][nospace]") {
   // In a child with a private mount namespace and a 1 MiB tmpfs on /dev/shm.
-  auto st = shmtest::run_in_child([] {
-    if (::unshare(CLONE_NEWNS) != 0) return 77;
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 77;
-    if (::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m") != 0) return 77;
+  auto st = shmtest::in_small_dev_shm("1m", [] {
     int bad = 0;
     try {
       auto a = shared_array<double>::allocate({1024, 1024});  // 8 MiB

@@ -234,7 +234,6 @@ class shared_array {
     shape_.swap(o.shape_);
     std::swap(size_, o.size_);
     std::swap(fortran_, o.fortran_);
-    std::swap(copy_threads_, o.copy_threads_);
   }
   friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
 
@@ -546,7 +545,6 @@ class shared_array {
       }
     }
     if (m) a.seg_.disown();
-    a.copy_threads_ = o.copy_threads;
     a.finish_create_(std::move(shape), o.fortran_order, plan);
     if (m) {
       try {
@@ -587,12 +585,12 @@ class shared_array {
                     "copy: the source's element type must be T");
       if (!src.is_open())
         detail::throw_error(errc::closed, "copy: the source shared_array is closed");
-      auto fill = [&](shared_array& a) { copy_from_shared_(a, src); };
+      auto fill = [&](shared_array& a) { copy_from_shared_(a, src, o.copy_threads); };
       return create_(m, src.shape(), o, validate, "copy", fill);
     } else if constexpr (detail::is_mdspan<Src>::value) {
       static_assert(std::is_same_v<std::remove_cv_t<typename Src::element_type>, value_type>,
                     "copy: the mdspan's element type must be T");
-      auto fill = [&](shared_array& a) { copy_from_mdspan_(a, src); };
+      auto fill = [&](shared_array& a) { copy_from_mdspan_(a, src, o.copy_threads); };
       return create_(m, shape_of_(src), o, validate, "copy", fill);
     } else {
       static_assert(detail::is_contiguous_range<Src>::value,
@@ -602,7 +600,7 @@ class shared_array {
                          value_type>,
           "copy: the range's element type must be T");
       auto fill = [&](shared_array& a) {
-        if (a.size_) detail::copy_bytes(a.data_, std::data(src), a.nbytes(), a.copy_threads_);
+        if (a.size_) detail::copy_bytes(a.data_, std::data(src), a.nbytes(), o.copy_threads);
       };
       return create_(m, shape_of_(src), o, validate, "copy", fill);
     }
@@ -618,17 +616,17 @@ class shared_array {
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
     auto fill = [&](shared_array& a) {
-      detail::populate_pages(a.data_, a.nbytes(), a.copy_threads_);  // fault pages in parallel
+      detail::populate_pages(a.data_, a.nbytes(), o.copy_threads);  // fault pages in parallel
       r.read_data(a.data_);
     };
     return create_(m, r.hdr().shape, opts, true, "load", fill);
   }
 
   template <class Src>
-  static void copy_from_shared_(shared_array& a, const Src& src) {
+  static void copy_from_shared_(shared_array& a, const Src& src, unsigned threads) {
     if (a.size_ == 0) return;
     if (a.fortran_ == src.fortran_order() || a.rank() <= 1) {
-      detail::copy_bytes(a.data_, src.data(), a.nbytes(), a.copy_threads_);
+      detail::copy_bytes(a.data_, src.data(), a.nbytes(), threads);
       return;
     }
     std::size_t rank = src.rank();
@@ -643,7 +641,7 @@ class shared_array {
   }
 
   template <class Src>
-  static void copy_from_mdspan_(shared_array& a, const Src& src) {
+  static void copy_from_mdspan_(shared_array& a, const Src& src, unsigned threads) {
     if (a.size_ == 0) return;
     constexpr std::size_t rank = Src::rank();
     using L = typename Src::layout_type;
@@ -651,7 +649,7 @@ class shared_array {
                             (a.fortran_ && std::is_same_v<L, layout_left>) || rank <= 1;
     if constexpr (std::is_same_v<L, layout_right> || std::is_same_v<L, layout_left>) {
       if (same_order) {
-        detail::copy_bytes(a.data_, src.data_handle(), a.nbytes(), a.copy_threads_);
+        detail::copy_bytes(a.data_, src.data_handle(), a.nbytes(), threads);
         return;
       }
     }
@@ -821,7 +819,6 @@ class shared_array {
   shape_type shape_;
   std::size_t size_ = 0;
   bool fortran_ = false;
-  unsigned copy_threads_ = 0;  // only meaningful during creation
 };
 
 }  // namespace shmarray

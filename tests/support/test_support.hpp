@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -142,9 +144,12 @@ inline void reset_fatal_signals() {
 }
 
 /// Runs `fn` in a forked child; the child's exit code is fn's return value (3 if it throws).
-/// The child leaves with _exit: no inherited destructors, no second flush of stdio.
+/// By default the child leaves with _exit: no inherited destructors, no second flush of stdio.
+/// With `run_exit_handlers`, it leaves through std::exit, so static destructors run (for "a child
+/// that exits normally" tests).
 inline child_status run_in_child(const std::function<int()>& fn,
-                                 std::chrono::milliseconds bound = std::chrono::seconds(30)) {
+                                 std::chrono::milliseconds bound = std::chrono::seconds(30),
+                                 bool run_exit_handlers = false) {
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -157,30 +162,32 @@ inline child_status run_in_child(const std::function<int()>& fn,
       std::fprintf(stderr, "child: exception: %s\n", e.what());
     } catch (...) {
     }
+    if (run_exit_handlers) std::exit(code);
     std::fflush(nullptr);
     ::_exit(code);
   }
   return wait_child(pid, bound);
 }
 
-/// Like run_in_child, but the child returns normally through `exit()` so that static and
-/// automatic destructors of the child run (for "a child that exits normally" tests): fn runs,
-/// then the child calls std::exit with its result.
 inline child_status run_in_child_with_exit(
     const std::function<int()>& fn, std::chrono::milliseconds bound = std::chrono::seconds(30)) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    reset_fatal_signals();
-    int code = 3;
-    try {
-      code = fn();
-    } catch (...) {
-    }
-    std::exit(code);
-  }
-  return wait_child(pid, bound);
+  return run_in_child(fn, bound, true);
+}
+
+/// Runs `fn` in a forked child with a private mount namespace and a tmpfs of `size` (e.g. "1m")
+/// on /dev/shm, so a test can fill shared memory without touching the machine's. The child exits
+/// with 77 where that is not permitted (not root); the caller skips then.
+inline child_status in_small_dev_shm(const char* size, const std::function<int()>& fn,
+                                     std::chrono::milliseconds bound = std::chrono::seconds(60)) {
+  return run_in_child(
+      [&] {
+        if (::unshare(CLONE_NEWNS) != 0) return 77;
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 77;
+        std::string opts = std::string("size=") + size;
+        if (::mount("tmpfs", "/dev/shm", "tmpfs", 0, opts.c_str()) != 0) return 77;
+        return fn();
+      },
+      bound);
 }
 
 /// Runs a program (argv[0] is a path), captures its stdout, at most `bound`.
