@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -13,13 +14,16 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <set>
 #include <shmarray/shmarray.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -627,6 +631,58 @@ TEST_CASE("a directory, a FIFO or a symlink where a segment should be is refused
   // The planted names block creation: allocate never reuses what someone else put there.
   CHECK(error_of([&] { shared_array<double>::allocate({1}, {fifo}); }) == errc::already_exists);
   CHECK(error_of([&] { shared_array<double>::allocate({1}, {link}); }) == errc::already_exists);
+}
+
+TEST_CASE("a name swapped between a segment and a FIFO never blocks a read-only attach",
+          "[faults][format][security]") {
+  // Another process swaps the name between a real segment and a FIFO (renameat2 RENAME_EXCHANGE,
+  // atomic) while this one attaches read-only. A check on the name followed by a blocking open
+  // could pass the check on the segment and then open the FIFO, and wait forever for a writer;
+  // the open itself must not block (O_NONBLOCK) and fstat on what was opened must decide.
+  std::string name = unique_name("swap"), other = unique_name("swapfifo");
+  shm_eraser er_name(name), er_other(other);
+  auto owner = shared_array<double>::allocate({16}, {name});
+  REQUIRE(::mkfifo(("/dev/shm/" + other).c_str(), 0600) == 0);
+  const std::string a_path = "/dev/shm/" + name, b_path = "/dev/shm/" + other;
+  auto st = shmtest::run_in_child(
+      [&] {
+        std::atomic<bool> stop{false};
+        std::atomic<long> swaps{0};
+        std::thread swapper([&] {
+          while (!stop.load(std::memory_order_relaxed)) {
+            if (::renameat2(AT_FDCWD, a_path.c_str(), AT_FDCWD, b_path.c_str(), RENAME_EXCHANGE) !=
+                0)
+              break;
+            swaps.fetch_add(1, std::memory_order_relaxed);
+          }
+        });
+        int segments = 0, fifos = 0, other_errors = 0;
+        shmarray::attach_options o;
+        o.ready_timeout = 10ms;
+        for (int i = 0; i < 4000; ++i) {
+          errc e = error_of([&] { shared_array<const double>::attach(name, o); });
+          if (e == errc{})
+            ++segments;
+          else if (e == errc::bad_format)
+            ++fifos;
+          else
+            ++other_errors;
+        }
+        stop = true;
+        swapper.join();
+        std::printf("swaps %ld, attached %d, refused as no segment %d, other errors %d\n",
+                    swaps.load(), segments, fifos, other_errors);
+        if (swaps.load() == 0) return 77;  // no RENAME_EXCHANGE here: nothing was tested
+        if (other_errors != 0) return 2;
+        return segments > 0 && fifos > 0 ? 0 : 4;  // both sides of the race were seen
+      },
+      30s);
+  if (st.code == 77) {
+    WARN("skipped: renameat2(RENAME_EXCHANGE) is not supported on /dev/shm here");
+    return;
+  }
+  CHECK_FALSE(st.timed_out);
+  CHECK(st.code == 0);
 }
 
 TEST_CASE("segments created by another uid are refused unless allowed", "[faults][security]") {

@@ -157,15 +157,30 @@ inline std::string write_header(std::string_view descr_, bool fortran_order,
   return out;
 }
 
+/// Names what a header came from, for messages: `what` ("file 'x.npy'"), or `what` and a `name`
+/// quoted after it ("attach 'frames'"), put together only when a message is built.
+struct source {
+  std::string_view what;
+  std::string_view name;
+  // Implicit, so that callers can pass any string as before.
+  source(const char* w) noexcept : what(w) {}
+  source(const std::string& w) noexcept : what(w) {}
+  source(std::string_view w, std::string_view n = {}) noexcept : what(w), name(n) {}
+  std::string str() const {
+    std::string s(what);
+    if (!name.empty()) s.append(" '").append(name).append("'");
+    return s;
+  }
+};
+
 namespace detail {
 // A cursor over the header dict; every read is bounds-checked against `end`.
 class dict_parser {
  public:
-  dict_parser(const char* b, const char* e, std::string_view what) : p_(b), end_(e), what_(what) {}
+  dict_parser(const char* b, const char* e, source what) : p_(b), end_(e), what_(what) {}
 
   [[noreturn]] void fail(const std::string& why) const {
-    shmarray::detail::throw_error(errc::bad_format,
-                                  std::string(what_) + ": bad .npy header: " + why);
+    shmarray::detail::throw_error(errc::bad_format, what_.str() + ": bad .npy header: " + why);
   }
   void skip_ws() {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
@@ -257,7 +272,7 @@ class dict_parser {
  private:
   const char* p_;
   const char* end_;
-  std::string_view what_;
+  source what_;
 };
 }  // namespace detail
 
@@ -291,30 +306,35 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   else
     return false;
   if (!lit(", 'shape': (", 12)) return false;
-  shape_type shape;
+  std::size_t dims[max_rank];
+  std::size_t rank = 0;
   if (!lit(")", 1)) {
-    shape.reserve(4);
     for (;;) {
-      if (p == e || *p < '0' || *p > '9' || shape.size() == max_rank) return false;
+      if (p == e || *p < '0' || *p > '9' || rank == max_rank) return false;
       std::size_t v = 0;
       for (; p < e && *p >= '0' && *p <= '9'; ++p)
         if (__builtin_mul_overflow(v, std::size_t{10}, &v) ||
             __builtin_add_overflow(v, static_cast<std::size_t>(*p - '0'), &v))
           return false;
-      shape.push_back(v);
+      dims[rank++] = v;
       if (lit(", ", 2)) continue;
       if (lit(",)", 2)) break;
-      if (shape.size() > 1 && lit(")", 1)) break;
+      if (rank > 1 && lit(")", 1)) break;
       return false;
     }
   }
   if (!lit(", }", 3)) return false;
+  // The padding: spaces, eight at a time, then the newline.
+  for (std::uint64_t w; e - p >= 8; p += 8) {
+    std::memcpy(&w, p, 8);
+    if (w != 0x2020202020202020u) break;
+  }
   while (p < e && *p == ' ') ++p;
   if (p < e && *p == '\n') ++p;
   if (p != e) return false;
   h.descr.assign(d, dl);
   h.fortran_order = fortran;
-  h.shape = std::move(shape);
+  h.shape.assign(dims, dims + rank);
   return true;
 }
 }  // namespace detail
@@ -323,11 +343,11 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
 /// messages ("segment 'frames'", "file 'x.npy'"). Throws errc::bad_format for anything that is not
 /// a header NumPy would write; checks that prod(shape)*itemsize does not overflow, but not that the
 /// data fits in `size` (the caller knows the element size).
-inline header parse_header(const void* data, std::size_t size, std::string_view what) {
+inline header parse_header(const void* data, std::size_t size, source what) {
   const auto* b = static_cast<const unsigned char*>(data);
   // Messages are built only on the error paths: the success path allocates nothing but the
-  // header's descr and shape.
-  auto w = [what] { return std::string(what); };
+  // header's shape.
+  auto w = [what] { return what.str(); };
   if (size < 10 || std::memcmp(b, magic, magic_size) != 0)
     shmarray::detail::throw_error(errc::bad_format,
                                   w() + ": not a .npy segment (no \\x93NUMPY magic)");

@@ -1,5 +1,6 @@
 // A named (or anonymous) shared memory segment: the Boost.Interprocess shared_memory_object that
-// creates or opens it, its mapping, and the 64-byte shmarray trailer. Creation reserves every page
+// creates it (attach opens it with shm_open and O_NONBLOCK, see segment::open), its Boost
+// mapped_region, and the 64-byte shmarray trailer. Creation reserves every page
 // (posix_fallocate) so a full /dev/shm is an error now, not a SIGBUS later; only the creating
 // process ever unlinks; every failure path removes what it created.
 #pragma once
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <boost/interprocess/anonymous_shared_memory.hpp>
+#include <boost/interprocess/detail/os_file_functions.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -206,17 +208,42 @@ inline void futex_wait(const void* addr, std::uint32_t seen, std::int64_t ns) no
   ::syscall(SYS_futex, addr, FUTEX_WAIT, seen, &ts, nullptr, 0);
 }
 
+[[noreturn]] inline void throw_not_regular(std::string_view op, std::string_view name) {
+  throw_error(errc::bad_format,
+              std::string(op) + " " + quote_name(name) + ": not a regular file, so not a segment");
+}
+
+/// How long an attach may wait for its creator. The clock is read only when a wait begins, so an
+/// attach that never waits never reads it.
+class deadline {
+ public:
+  explicit deadline(std::chrono::milliseconds timeout) noexcept : timeout_(timeout) {}
+  std::chrono::steady_clock::time_point at() noexcept {
+    if (!started_) {
+      at_ = std::chrono::steady_clock::now() + timeout_;
+      started_ = true;
+    }
+    return at_;
+  }
+  bool passed() noexcept { return std::chrono::steady_clock::now() >= at(); }
+
+ private:
+  std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point at_{};
+  bool started_ = false;
+};
+
 /// A mapped shared memory segment. Move-only; close() unmaps and, for the owner in the process that
-/// created the segment, unlinks the name. The file descriptor is closed as soon as the mapping
-/// exists.
+/// created the segment, unlinks the name. create() closes its descriptor once the mapping exists;
+/// open() keeps it for read_at() until drop_fd().
 class segment {
  public:
   segment() = default;
-  segment(segment&& o) noexcept { swap(o); }
+  segment(segment&& o) noexcept { take(o); }
   segment& operator=(segment&& o) noexcept {
     if (this != &o) {
       close();
-      swap(o);
+      take(o);
     }
     return *this;
   }
@@ -229,7 +256,7 @@ class segment {
     name_.swap(o.name_);
     std::swap(owner_, o.owner_);
     std::swap(unlink_, o.unlink_);
-    shm_.swap(o.shm_);
+    std::swap(fd_, o.fd_);
     std::swap(creator_pid_, o.creator_pid_);
     std::swap(size_, o.size_);
     std::swap(mapped_, o.mapped_);
@@ -256,6 +283,7 @@ class segment {
         if (armed) bip::shared_memory_object::remove(n.c_str());
       }
     } guard{name};
+    s.name_ = name;
     if (size > 0) {
       int fd = shm.get_mapping_handle().handle;
       int r;
@@ -270,7 +298,6 @@ class segment {
       }
       s.map(op, shm, bip::read_write, size);
     }
-    s.name_ = name;
     s.owner_ = true;
     s.unlink_ = true;
     s.creator_pid_ = ::getpid();
@@ -280,61 +307,47 @@ class segment {
   }
 
   /// Opens an existing segment and maps all of it (read-only when `read_only`). The size is read
-  /// with fstat on the object that is mapped. When the segment is still empty (its creator has not
-  /// sized it yet) waits until `deadline`.
-  static segment open(std::string_view op, const std::string& name, bool read_only,
-                      bool allow_foreign_owner, std::chrono::steady_clock::time_point deadline) {
+  /// with fstat on the descriptor that is mapped. When the segment is still empty (its creator has
+  /// not sized it yet) waits until `limit` passes. Keeps the descriptor for read_at() until
+  /// drop_fd().
+  ///
+  /// The descriptor comes from shm_open with O_NONBLOCK and goes to Boost's mapped_region: a FIFO
+  /// planted under the name then cannot block the open (O_NONBLOCK), and fstat on the very object
+  /// that is mapped refuses it, with no window between a check and the open.
+  static segment open(std::string_view op, std::string name, bool read_only,
+                      bool allow_foreign_owner, deadline& limit) {
     segment s;
-    // Anything but a regular file is no segment. A FIFO planted under the name would block a
-    // read-only open forever, so read-only attaches probe first without blocking; a read-write
-    // open of a FIFO does not block on Linux (and fstat below refuses it), and glibc reports a
-    // directory opened read-write as EINVAL, which the probe then explains.
-    auto refuse_non_regular = [&] {
-      if (int probe = ::shm_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0); probe >= 0) {
-        struct stat pst {};
-        int r = ::fstat(probe, &pst);
-        ::close(probe);
-        if (r == 0 && !S_ISREG(pst.st_mode))
-          throw_error(errc::bad_format, std::string(op) + " " + quote_name(name) +
-                                            ": not a regular file, so not a segment");
-      }
-    };
-    if (read_only) refuse_non_regular();
-    bip::shared_memory_object& shm = s.shm_;
-    try {
-      bip::shared_memory_object(bip::open_only, name.c_str(),
-                                read_only ? bip::read_only : bip::read_write)
-          .swap(shm);
-    } catch (const bip::interprocess_exception& e) {
-      int native = native_of(e);
-      if (native == EINVAL || native == EISDIR) refuse_non_regular();
-      throw_os(op, name, "shm_open", native);
+    s.name_ = std::move(name);
+    s.fd_ =
+        ::shm_open(s.name_.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC, 0);
+    if (s.fd_ < 0) {
+      int e = errno;
+      // glibc's shm_open reports a directory (EISDIR) as EINVAL, as it does a name with a '/'.
+      if ((e == EINVAL || e == EISDIR) && !s.name_.empty() &&
+          s.name_.find('/') == std::string::npos)
+        throw_not_regular(op, s.name_);
+      throw_os(op, s.name_, "shm_open", e);
     }
-    int fd = shm.get_mapping_handle().handle;
     struct stat st {};
     long backoff_us = 20;
     for (;;) {
-      if (::fstat(fd, &st) != 0) throw_os(op, name, "fstat", errno);
-      if (!S_ISREG(st.st_mode))
-        throw_error(errc::bad_format, std::string(op) + " " + quote_name(name) +
-                                          ": not a regular file, so not a segment");
-      if (st.st_size > 0 || std::chrono::steady_clock::now() >= deadline) break;
+      if (::fstat(s.fd_, &st) != 0) throw_os(op, s.name_, "fstat", errno);
+      if (!S_ISREG(st.st_mode)) throw_not_regular(op, s.name_);
+      if (st.st_size > 0 || limit.passed()) break;
       timespec ts{0, backoff_us * 1000};
       ::nanosleep(&ts, nullptr);
       if (backoff_us < 2000) backoff_us *= 2;
     }
     if (!allow_foreign_owner && st.st_uid != ::geteuid())
       throw_error(errc::permission_denied,
-                  std::string(op) + " " + quote_name(name) + ": the segment belongs to uid " +
+                  std::string(op) + " " + quote_name(s.name_) + ": the segment belongs to uid " +
                       std::to_string(st.st_uid) + ", not to this process (uid " +
                       std::to_string(::geteuid()) +
                       "); another user could have planted it. Pass "
                       "attach_options{.allow_foreign_owner = true} if it is expected");
     s.size_ = static_cast<std::size_t>(st.st_size);
-    if (s.size_ > 0) s.map(op, shm, read_only ? bip::read_only : bip::read_write, s.size_);
-    s.name_ = name;
-    s.owner_ = false;
-    s.creator_pid_ = 0;
+    if (s.size_ > 0)
+      s.map(op, fd_mappable{s.fd_}, read_only ? bip::read_only : bip::read_write, s.size_);
     return s;
   }
 
@@ -384,7 +397,7 @@ class segment {
   /// mapping, which a later reader may never touch). Returns the bytes read, 0 without a
   /// descriptor.
   std::size_t read_at(std::size_t off, void* buf, std::size_t n) const noexcept {
-    int fd = shm_.get_mapping_handle().handle;
+    const int fd = fd_;
     if (fd < 0) return 0;
     std::size_t got = 0;
     while (got < n) {
@@ -397,7 +410,9 @@ class segment {
     return got;
   }
   /// Closes the descriptor open() kept (the mapping stays).
-  void drop_fd() noexcept { bip::shared_memory_object().swap(shm_); }
+  void drop_fd() noexcept {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
 
   /// Stops this handle from ever unlinking (a manager took that duty); it stays the owner.
   void disown() noexcept { unlink_ = false; }
@@ -428,21 +443,42 @@ class segment {
   }
 
  private:
-  void map(std::string_view op, const bip::shared_memory_object& shm, bip::mode_t mode,
-           std::size_t size) {
+  // A descriptor as Boost's mapped_region wants it (the MemoryMappable concept).
+  struct fd_mappable {
+    int fd;
+    bip::mapping_handle_t get_mapping_handle() const noexcept {
+      return bip::ipcdetail::mapping_handle_from_file_handle(fd);
+    }
+  };
+
+  template <class Mappable>
+  void map(std::string_view op, const Mappable& m, bip::mode_t mode, std::size_t size) {
     try {
-      bip::mapped_region(shm, mode, 0, size).swap(region_);
+      bip::mapped_region(m, mode, 0, size).swap(region_);
     } catch (const bip::interprocess_exception& e) {
       int n = native_of(e);
-      if (n == ENOMEM) throw_no_space(op, name_.empty() ? shm.get_name() : name_, size, n);
-      throw_os(op, shm.get_name(), "mmap", n);
+      if (n == ENOMEM) throw_no_space(op, name_, size, n);
+      throw_os(op, name_, "mmap", n);
     }
     mapped_ = true;
   }
 
+  // Moves o into this empty segment (close() left region_ unmapped and the rest cleared).
+  void take(segment& o) noexcept {
+    region_.swap(o.region_);
+    name_ = std::move(o.name_);
+    o.name_.clear();
+    owner_ = std::exchange(o.owner_, false);
+    unlink_ = std::exchange(o.unlink_, false);
+    mapped_ = std::exchange(o.mapped_, false);
+    fd_ = std::exchange(o.fd_, -1);
+    creator_pid_ = std::exchange(o.creator_pid_, 0);
+    size_ = std::exchange(o.size_, 0);
+  }
+
   bip::mapped_region region_;
-  bip::shared_memory_object shm_;  // kept open by open() until drop_fd(), for read_at()
   std::string name_;
+  int fd_ = -1;  // kept by open() until drop_fd(), for read_at()
   bool owner_ = false;
   bool unlink_ = false;
   bool mapped_ = false;

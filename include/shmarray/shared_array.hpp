@@ -342,10 +342,9 @@ class shared_array {
   /// Attaches trusting the caller: no name, dtype, size, owner or readiness checks. The shape given
   /// is used as is; the data offset is read from the header.
   static shared_array attach_unsafe(std::string_view name, shape_type shape) {
-    std::string n(name);
     shared_array a;
-    a.seg_ = detail::segment::open("attach_unsafe", n, read_only, true,
-                                   std::chrono::steady_clock::now());
+    detail::deadline none(std::chrono::milliseconds(0));
+    a.seg_ = detail::segment::open("attach_unsafe", std::string(name), read_only, true, none);
     // One pread of the header's start: the data offset, and whether it says Fortran order.
     char buf[512];
     std::size_t got = a.seg_.read_at(0, buf, sizeof buf);
@@ -375,14 +374,14 @@ class shared_array {
     std::size_t need = 0;
     npy::checked_bytes(shape, sizeof(value_type), need);
     shared_array a;
-    a.seg_ = detail::segment::open(op, n, read_only, o.allow_foreign_owner,
-                                   std::chrono::steady_clock::now() + o.ready_timeout);
+    detail::deadline limit(o.ready_timeout);
+    a.seg_ = detail::segment::open(op, std::move(n), read_only, o.allow_foreign_owner, limit);
     if (a.seg_.size() < need)
-      detail::throw_error(errc::shape_mismatch,
-                          std::string(op) + " '" + n + "': shape " + npy::shape_string(shape) +
-                              " of " + std::to_string(sizeof(value_type)) +
-                              "-byte elements needs " + std::to_string(need) +
-                              " bytes, the segment holds " + std::to_string(a.seg_.size()));
+      detail::throw_error(
+          errc::shape_mismatch,
+          std::string(op) + " '" + a.seg_.name() + "': shape " + npy::shape_string(shape) + " of " +
+              std::to_string(sizeof(value_type)) + "-byte elements needs " + std::to_string(need) +
+              " bytes, the segment holds " + std::to_string(a.seg_.size()));
     a.seg_.drop_fd();
     a.set_view_(0, std::move(shape), false);
     return a;
@@ -669,10 +668,10 @@ class shared_array {
                               const attach_options& o) {
     constexpr std::string_view op = "attach";
     detail::validate_name(op, name);
-    const std::string n(name);
-    auto deadline = std::chrono::steady_clock::now() + o.ready_timeout;
+    detail::deadline limit(o.ready_timeout);
     shared_array a;
-    a.seg_ = detail::segment::open(op, n, read_only, o.allow_foreign_owner, deadline);
+    a.seg_ = detail::segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit);
+    const std::string& n = a.seg_.name();
     const std::size_t size = a.seg_.size();
     auto what = [&n] { return "attach '" + n + "'"; };
     if (size == 0)
@@ -690,7 +689,7 @@ class shared_array {
     const char* hdr = small;
     std::size_t got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
     if (got == 0 || static_cast<unsigned char>(small[0]) == 0) {
-      if (a.seg_.wait_ready(deadline) == 0)
+      if (a.seg_.wait_ready(limit.at()) == 0)
         detail::throw_error(
             errc::not_ready,
             what() + ": the creator has not published the segment within " +
@@ -718,9 +717,7 @@ class shared_array {
         hdr = large.data();
       }
     }
-    char label[300];
-    std::snprintf(label, sizeof label, "attach '%s'", n.c_str());
-    npy::header h = npy::parse_header(hdr, got, label);
+    npy::header h = npy::parse_header(hdr, got, npy::source(op, n));
     if (!npy::same_descr(h.descr, npy::descr<T>()))
       detail::throw_error(errc::type_mismatch,
                           what() + ": the segment holds " + detail::describe_descr(h.descr) +
