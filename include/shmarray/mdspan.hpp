@@ -27,8 +27,7 @@ using std::mdspan;
 #include "detail/mdspan_accessor.hpp"
 #include "detail/mdspan_bounds_check.hpp"
 #include "detail/mdspan_extents.hpp"
-#include "detail/mdspan_layout_left.hpp"
-#include "detail/mdspan_layout_right.hpp"
+#include "detail/mdspan_layout_packed.hpp"
 #include "detail/mdspan_layout_stride.hpp"
 #include "detail/mdspan_mdspan.hpp"
 #endif

@@ -9,8 +9,7 @@
 
 #include "mdspan_bounds_check.hpp"
 #include "mdspan_extents.hpp"
-#include "mdspan_layout_left.hpp"
-#include "mdspan_layout_right.hpp"
+#include "mdspan_layout_packed.hpp"
 #include "mdspan_layouts_fwd.hpp"
 
 namespace shmarray {

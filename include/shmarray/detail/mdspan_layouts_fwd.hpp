@@ -1,6 +1,7 @@
 // The layout policy tags (layout_right, layout_left, layout_stride) and the traits the layouts
-// share: each layout's mapping is declared here and defined in its own header, so that the layouts
-// can name each other in their converting constructors.
+// share: each layout's mapping is declared here and defined in mdspan_layout_packed.hpp (right,
+// left) or mdspan_layout_stride.hpp, so that the layouts can name each other in their converting
+// constructors.
 #pragma once
 
 #include <cstddef>

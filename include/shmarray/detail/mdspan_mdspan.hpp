@@ -11,8 +11,7 @@
 #include "mdspan_accessor.hpp"
 #include "mdspan_bounds_check.hpp"
 #include "mdspan_extents.hpp"
-#include "mdspan_layout_left.hpp"
-#include "mdspan_layout_right.hpp"
+#include "mdspan_layout_packed.hpp"
 #include "mdspan_layout_stride.hpp"
 #include "mdspan_layouts_fwd.hpp"
 
