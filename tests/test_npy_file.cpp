@@ -34,23 +34,8 @@ namespace {
 
 const std::string data_dir = std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/";
 
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string t = std::string(SHMARRAY_TEST_BINARY_DIR) + "/npyfile-XXXXXX";
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& f) const { return path + "/" + f; }
-  std::size_t count() const {
-    std::size_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(path)) n += e.exists() ? 1 : 0;
-    return n;
-  }
+struct temp_dir : shmtest::temp_dir {
+  temp_dir() : shmtest::temp_dir("npyfile") {}
 };
 
 void write_bytes(const std::string& path, const std::string& bytes) {

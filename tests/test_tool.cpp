@@ -125,18 +125,8 @@ bool one_line_error(const result& r) {
 }
 
 /// A directory for files, removed with everything in it.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string t = std::string(SHMARRAY_TEST_BINARY_DIR) + "/tool-XXXXXX";
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& f) const { return path + "/" + f; }
+struct temp_dir : shmtest::temp_dir {
+  temp_dir() : shmtest::temp_dir("tool") {}
 };
 
 void write_file(const std::string& path, const std::string& bytes) {

@@ -22,9 +22,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -88,6 +90,34 @@ inline std::size_t count_dir(const char* path) {
   }
   return n;
 }
+
+/// A fresh directory under the test binary directory ("<prefix>-XXXXXX"), removed with everything
+/// in it.
+struct temp_dir {
+  std::string path;
+  explicit temp_dir(const char* prefix = "tmp") {
+#ifdef SHMARRAY_TEST_BINARY_DIR
+    std::string t = std::string(SHMARRAY_TEST_BINARY_DIR) + "/" + prefix + "-XXXXXX";
+#else
+    std::string t = std::string("/tmp/") + prefix + "-XXXXXX";
+#endif
+    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp " + t + " failed");
+    path = t;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& f) const {
+    return path + "/" + f;
+  }
+  /// Entries in the directory (without "." and "..").
+  std::size_t count() const {
+    return count_dir(path.c_str()) - 2;
+  }
+};
 
 /// SHMARRAY_STRESS=1 raises the trial counts of the fault and load tests.
 inline bool stress() {
