@@ -85,6 +85,15 @@ constexpr bool is_numpy_type() {
 }
 
 /// A parsed .npy header.
+/// Where the data starts, from a header's first bytes: the 10- (format 1.0) or 12-byte prefix plus
+/// the header length it stores. Precondition: `b` holds at least 12 bytes (a 1.0 prefix reads 10).
+/// Checks nothing else: parse_header validates.
+inline std::size_t data_offset_of(const unsigned char* b) noexcept {
+  return b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
+                   : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 | std::size_t{b[10]} << 16 |
+                           std::size_t{b[11]} << 24);
+}
+
 struct header {
   std::string descr;            // e.g. "<f8"
   bool fortran_order = false;   // column-major data
@@ -361,9 +370,7 @@ inline header parse_header(const void* data, std::size_t size, source what) {
   std::size_t prefix = h.major == 1 ? 10 : 12;
   if (size < prefix)
     shmarray::detail::throw_error(errc::bad_format, w() + ": truncated .npy header");
-  std::size_t hlen = h.major == 1 ? (std::size_t{b[8]} | std::size_t{b[9]} << 8)
-                                  : (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
-                                     std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
+  std::size_t hlen = data_offset_of(b) - prefix;
   if (hlen > size - prefix)
     shmarray::detail::throw_error(errc::bad_format, w() + ": the .npy header claims " +
                                                         std::to_string(hlen) + " bytes but only " +

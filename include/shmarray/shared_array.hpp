@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <optional>
@@ -352,9 +351,7 @@ class shared_array {
     std::size_t off = 0;
     bool fortran = false;
     if (got >= 12) {
-      off = b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
-                      : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
-                              std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
+      off = npy::data_offset_of(b);
       std::string_view h(buf, off < got ? off : got);
       fortran = h.find("'fortran_order': True") != std::string_view::npos;
     }
@@ -687,7 +684,8 @@ class shared_array {
     char small[512];
     std::string large;
     const char* hdr = small;
-    std::size_t got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
+    const std::size_t first = std::min(size, sizeof small);
+    std::size_t got = a.seg_.read_at(0, small, first);
     if (got == 0 || static_cast<unsigned char>(small[0]) == 0) {
       if (a.seg_.wait_ready(limit.at()) == 0)
         detail::throw_error(
@@ -696,21 +694,18 @@ class shared_array {
                 std::to_string(o.ready_timeout.count()) +
                 " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
                 "creator died while writing it");
-      got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
+      got = a.seg_.read_at(0, small, first);
     } else {
 #if !defined(__x86_64__) && !defined(__i386__)
       // Byte 0 and the rest came from one copy; where loads may be reordered, read again after
       // seeing the publication so no header byte predates it.
       std::atomic_thread_fence(std::memory_order_acquire);
-      got = a.seg_.read_at(0, small, size < sizeof small ? size : sizeof small);
+      got = a.seg_.read_at(0, small, first);
 #endif
     }
     std::atomic_thread_fence(std::memory_order_acquire);
     if (got >= 12 && std::memcmp(small, npy::magic, npy::magic_size) == 0) {
-      const auto* b = reinterpret_cast<const unsigned char*>(small);
-      std::size_t end = b[6] == 1 ? 10 + (std::size_t{b[8]} | std::size_t{b[9]} << 8)
-                                  : 12 + (std::size_t{b[8]} | std::size_t{b[9]} << 8 |
-                                          std::size_t{b[10]} << 16 | std::size_t{b[11]} << 24);
+      const std::size_t end = npy::data_offset_of(reinterpret_cast<const unsigned char*>(small));
       if (end > got && end <= size) {  // a long header: read all of it
         large.resize(end);
         got = a.seg_.read_at(0, large.data(), end);
