@@ -36,33 +36,14 @@ using shmtest::count_dir;
 using shmtest::error_of;
 using shmtest::shm_eraser;
 using shmtest::shm_exists;
+using shmtest::shm_with_prefix;
 using shmtest::stress;
 using shmtest::unique_name;
+using shmtest::write_raw_segment;
 
 namespace {
 int trials(int ci, int stressed) {
   return stress() ? stressed : ci;
-}
-
-// The entries of /dev/shm whose name starts with `prefix`.
-std::vector<std::string> shm_with_prefix(const std::string& prefix) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir("/dev/shm")) {
-    while (dirent* e = ::readdir(d))
-      if (std::string(e->d_name).rfind(prefix, 0) == 0) out.emplace_back(e->d_name);
-    ::closedir(d);
-  }
-  return out;
-}
-
-// Writes raw bytes as a segment, as a foreign or broken creator would.
-void write_raw_segment(const std::string& name, const std::string& bytes, mode_t mode = 0600) {
-  int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
-  REQUIRE(fd >= 0);
-  REQUIRE(::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0);
-  if (!bytes.empty())
-    REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
-  ::close(fd);
 }
 
 // The bytes of /dev/shm/<name>.
@@ -154,8 +135,6 @@ pid_t fork_gated(pipe_pair& gate, const std::function<int()>& fn) {
   return pid;
 }
 
-// Runs fn in a child with a private mount namespace and a tmpfs of `size` on /dev/shm; 77 when
-// this machine cannot do that (not root, no CAP_SYS_ADMIN).
 }  // namespace
 
 // ---- SIGKILL of an owner ---------------------------------------------------------------------

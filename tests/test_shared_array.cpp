@@ -28,18 +28,12 @@ using shmtest::error_of;
 using shmtest::message_of;
 using shmtest::shm_eraser;
 using shmtest::unique_name;
+using shmtest::write_raw_segment;
 
 namespace {
 // Entries in /dev/shm that this test process named (other tests run in parallel).
 std::size_t count_mine() {
-  std::size_t n = 0;
-  std::string prefix = "shmt-" + std::to_string(::getpid()) + "-";
-  if (DIR* d = ::opendir("/dev/shm")) {
-    while (dirent* e = ::readdir(d))
-      if (std::string(e->d_name).rfind(prefix, 0) == 0) ++n;
-    ::closedir(d);
-  }
-  return n;
+  return shmtest::shm_with_prefix("shmt-" + std::to_string(::getpid()) + "-").size();
 }
 // Mappings of shared memory segments only (sanitizer allocators add mappings of their own).
 std::size_t count_maps() {
@@ -49,15 +43,6 @@ std::size_t count_maps() {
   while (std::getline(f, line))
     if (line.find("/dev/shm/") != std::string::npos) ++n;
   return n;
-}
-// Writes raw bytes as a segment, as a foreign or broken creator would.
-void write_raw_segment(const std::string& name, const std::string& bytes, mode_t mode = 0600) {
-  int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
-  REQUIRE(fd >= 0);
-  REQUIRE(::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0);
-  if (!bytes.empty())
-    REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
-  ::close(fd);
 }
 struct point {
   float x, y;

@@ -24,6 +24,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -41,6 +42,29 @@ inline std::string unique_name(const std::string& tag = "t") {
   return "shmt-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + tag;
 }
 
+/// Writes raw bytes as a segment, as a foreign or broken creator would.
+inline void write_raw_segment(const std::string& name, const std::string& bytes,
+                              mode_t mode = 0600) {
+  int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
+  if (fd < 0) throw std::runtime_error("write_raw_segment: shm_open " + name + " failed");
+  bool ok = ::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0 &&
+            (bytes.empty() ||
+             ::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  if (!ok) throw std::runtime_error("write_raw_segment: could not write " + name);
+}
+
+/// The entries of /dev/shm whose name starts with `prefix`.
+inline std::vector<std::string> shm_with_prefix(const std::string& prefix) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (dirent* e = ::readdir(d))
+      if (std::string(e->d_name).rfind(prefix, 0) == 0) out.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
 inline bool shm_exists(const std::string& name) {
   struct stat st {};
   return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
@@ -55,26 +79,29 @@ struct shm_eraser {
   ~shm_eraser() { ::shm_unlink(name.c_str()); }
 };
 
-/// The errc a call throws as shmarray::error, or errc{} (0, no such errc) when it throws none.
+/// The shmarray::error a call throws, or nothing when it throws none.
 template <class F>
-shmarray::errc error_of(F&& f) {
+std::optional<shmarray::error> caught(F&& f) {
   try {
     f();
   } catch (const shmarray::error& e) {
-    return e.kind();
+    return e;
   }
-  return shmarray::errc{};
+  return std::nullopt;
+}
+
+/// The errc a call throws as shmarray::error, or errc{} (0, no such errc) when it throws none.
+template <class F>
+shmarray::errc error_of(F&& f) {
+  auto e = caught(std::forward<F>(f));
+  return e ? e->kind() : shmarray::errc{};
 }
 
 /// The message of the shmarray::error a call throws, "" when it throws none.
 template <class F>
 std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const shmarray::error& e) {
-    return e.what();
-  }
-  return "";
+  auto e = caught(std::forward<F>(f));
+  return e ? e->what() : "";
 }
 
 inline bool contains(const std::string& s, const std::string& part) {
@@ -118,6 +145,19 @@ struct temp_dir {
     return count_dir(path.c_str()) - 2;
   }
 };
+
+/// True in ASan and TSan builds, where RSS also counts shadow memory.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+#else
+inline constexpr bool sanitized = false;
+#endif
 
 /// SHMARRAY_STRESS=1 raises the trial counts of the fault and load tests.
 inline bool stress() {
