@@ -89,19 +89,36 @@ const array& attach_target(std::size_t bytes) {
 
 // ---- attach ---------------------------------------------------------------------------------
 
-void BM_Raw_Attach(benchmark::State& st, std::size_t bytes) {
+// Raw C attaches. `bare`: shm_open+fstat+mmap+close, the baseline. The others are the floor of
+// the checks: raw C making the system calls an attach cannot do without, and nothing else (no
+// parsing, no allocation). `header` adds a pread of the header (the data offset: what
+// attach_unsafe needs); `checked` also geteuid (the owner check) and a pread of the trailer at the
+// end (its cross-check), what a checked attach needs. attach/shmarray over attach/raw_checked is
+// then what the library itself adds.
+enum class raw_attach { bare, header, checked };
+
+void BM_Raw_Attach(benchmark::State& st, std::size_t bytes, raw_attach kind) {
   const std::string name = "/" + attach_target(bytes).name();
   for (auto _ : st) {
     auto t0 = clk::now();
-    int fd = ::shm_open(name.c_str(), O_RDWR, 0);
+    int fd = ::shm_open(name.c_str(), kind == raw_attach::bare ? O_RDWR : O_RDWR | O_NONBLOCK, 0);
     struct stat sb {};
     ::fstat(fd, &sb);
-    void* p = ::mmap(nullptr, static_cast<std::size_t>(sb.st_size), PROT_READ | PROT_WRITE,
-                     MAP_SHARED, fd, 0);
+    const auto size = static_cast<std::size_t>(sb.st_size);
+    if (kind == raw_attach::checked && sb.st_uid != ::geteuid()) st.SkipWithError("not ours");
+    if (kind != raw_attach::bare) {
+      unsigned char head[512];
+      benchmark::DoNotOptimize(::pread(fd, head, std::min(size, sizeof head), 0));
+    }
+    if (kind == raw_attach::checked) {
+      unsigned char tail[64];
+      benchmark::DoNotOptimize(::pread(fd, tail, sizeof tail, static_cast<off_t>(size - 64)));
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ::close(fd);
     benchmark::DoNotOptimize(p);
     st.SetIterationTime(seconds_since(t0));
-    ::munmap(p, static_cast<std::size_t>(sb.st_size));
+    ::munmap(p, size);
   }
 }
 
@@ -113,35 +130,6 @@ void BM_Attach(benchmark::State& st, std::size_t bytes, bool safe) {
     array a = safe ? array::attach(name) : array::attach_unsafe(name, shape);
     benchmark::DoNotOptimize(a.data());
     st.SetIterationTime(seconds_since(t0));
-  }
-}
-
-// The floor: raw C making the system calls a checked attach cannot do without, and nothing else
-// (no parsing, no allocation). `checked`: shm_open, fstat, geteuid (the owner check), pread of the
-// header (shape and dtype: raw C has no need to know them), pread of the trailer at the end (its
-// cross-check), mmap, close. Unchecked: shm_open, fstat, pread of the header (the data offset),
-// mmap, close, which is what attach_unsafe needs. attach/shmarray over attach/raw_checked is then
-// what the library itself adds.
-void BM_Raw_AttachFloor(benchmark::State& st, std::size_t bytes, bool checked) {
-  const std::string name = "/" + attach_target(bytes).name();
-  for (auto _ : st) {
-    auto t0 = clk::now();
-    int fd = ::shm_open(name.c_str(), O_RDWR | O_NONBLOCK, 0);
-    struct stat sb {};
-    ::fstat(fd, &sb);
-    if (checked && sb.st_uid != ::geteuid()) st.SkipWithError("not our segment");
-    const auto size = static_cast<std::size_t>(sb.st_size);
-    unsigned char head[512];
-    benchmark::DoNotOptimize(::pread(fd, head, std::min(size, sizeof head), 0));
-    if (checked) {
-      unsigned char tail[64];
-      benchmark::DoNotOptimize(::pread(fd, tail, sizeof tail, static_cast<off_t>(size - 64)));
-    }
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    benchmark::DoNotOptimize(p);
-    st.SetIterationTime(seconds_since(t0));
-    ::munmap(p, size);
   }
 }
 
@@ -283,11 +271,11 @@ int main(int argc, char** argv) {
     }
   }
   for (std::size_t b : sizes) {
-    add("attach/raw", b, BM_Raw_Attach);
+    add("attach/raw", b, BM_Raw_Attach, raw_attach::bare);
     add("attach/shmarray", b, BM_Attach, true);
     add("attach/shmarray_unsafe", b, BM_Attach, false);
-    add("attach/raw_checked", b, BM_Raw_AttachFloor, true);
-    add("attach/raw_header", b, BM_Raw_AttachFloor, false);
+    add("attach/raw_checked", b, BM_Raw_Attach, raw_attach::checked);
+    add("attach/raw_header", b, BM_Raw_Attach, raw_attach::header);
     add("allocate/raw_ftruncate", b, BM_Raw_Allocate, false);
     add("allocate/raw_fallocate", b, BM_Raw_Allocate, true);
     add("allocate/shmarray", b, BM_Allocate, true);
