@@ -262,8 +262,7 @@ TEST_CASE("a /dev/shm that fills up during copies is no_space, never SIGBUS, not
     return bad;
   });
   if (st.exited && st.code == 77) {
-    WARN("skipped: cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
-    return;
+    SHMTEST_SKIP("cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
   }
   CHECK(st.signal == 0);
   CHECK(st.code == 0);
@@ -311,8 +310,7 @@ TEST_CASE("copies racing a process that fills /dev/shm: data intact or no_space,
       return bad;
     });
     if (st.exited && st.code == 77) {
-      WARN("skipped: cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
-      return;
+      SHMTEST_SKIP("cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
     }
     INFO("round " << round);
     CHECK(st.signal == 0);
@@ -657,8 +655,7 @@ TEST_CASE("a name swapped between a segment and a FIFO never blocks a read-only 
       },
       30s);
   if (st.code == 77) {
-    WARN("skipped: renameat2(RENAME_EXCHANGE) is not supported on /dev/shm here");
-    return;
+    SHMTEST_SKIP("renameat2(RENAME_EXCHANGE) is not supported on /dev/shm here");
   }
   CHECK_FALSE(st.timed_out);
   CHECK(st.code == 0);
@@ -666,8 +663,7 @@ TEST_CASE("a name swapped between a segment and a FIFO never blocks a read-only 
 
 TEST_CASE("segments created by another uid are refused unless allowed", "[faults][security]") {
   if (::geteuid() != 0) {
-    WARN("skipped: needs root to act as another uid");
-    return;
+    SHMTEST_SKIP("needs root to act as another uid");
   }
   std::string name = unique_name("planted");
   shm_eraser er(name);
@@ -704,8 +700,7 @@ TEST_CASE("segments created by another uid are refused unless allowed", "[faults
 TEST_CASE("a mode 000 segment made by another user is permission_denied even when allowed",
           "[faults][security]") {
   if (::geteuid() != 0) {
-    WARN("skipped: needs root to act as another uid");
-    return;
+    SHMTEST_SKIP("needs root to act as another uid");
   }
   std::string name = unique_name("m000");
   auto a = shared_array<double>::allocate({2}, {name, 0});

@@ -17,11 +17,9 @@ namespace {
 shmtest::child_status python(const std::string& code) {
   return shmtest::run_command({"/usr/bin/python3", "-c", code}, std::chrono::seconds(120));
 }
-#define REQUIRE_NUMPY()                                                                     \
-  if (!shmtest::python_has_numpy()) {                                                       \
-    WARN("skipped: /usr/bin/python3 with NumPy not found (apt-get install python3-numpy)"); \
-    return;                                                                                 \
-  }
+#define REQUIRE_NUMPY()             \
+  if (!shmtest::python_has_numpy()) \
+  SHMTEST_SKIP("/usr/bin/python3 with NumPy not found (apt-get install python3-numpy)")
 }  // namespace
 
 TEST_CASE("np.load(mmap_mode='r+') sees our data and its writes reach C++", "[numpy]") {

@@ -95,12 +95,11 @@ struct program {
 };
 
 bool built() {
-  if (::access((examples + "/producer").c_str(), X_OK) == 0 &&
-      ::access((examples + "/consumer").c_str(), X_OK) == 0)
-    return true;
-  WARN("examples not built in " << examples << ": skipped");
-  return false;
+  return ::access((examples + "/producer").c_str(), X_OK) == 0 &&
+         ::access((examples + "/consumer").c_str(), X_OK) == 0;
 }
+#define REQUIRE_EXAMPLES() \
+  if (!built()) SHMTEST_SKIP("examples not built in " + examples)
 
 /// True once `pid` holds an inotify descriptor: the consumer is waiting for the name to appear.
 bool waits_on_inotify(pid_t pid) {
@@ -117,7 +116,7 @@ bool waits_on_inotify(pid_t pid) {
 
 TEST_CASE("producer first, then consumer: the consumer attaches by name and checks the data",
           "[examples][exec]") {
-  if (!built()) return;
+  REQUIRE_EXAMPLES();
   const std::string name = unique_name("pc1");
   shmtest::shm_eraser erase(name);
   program producer({examples + "/producer", name, "48", "64"});
@@ -140,7 +139,7 @@ TEST_CASE("producer first, then consumer: the consumer attaches by name and chec
 }
 
 TEST_CASE("consumer first: it waits for the producer, then succeeds", "[examples][exec]") {
-  if (!built()) return;
+  REQUIRE_EXAMPLES();
   const std::string name = unique_name("pc2");
   shmtest::shm_eraser erase(name);
   program consumer({examples + "/consumer", name, "--timeout-ms", "20000"});
@@ -161,7 +160,7 @@ TEST_CASE("consumer first: it waits for the producer, then succeeds", "[examples
 
 TEST_CASE("consumer first with no producer: a clean timeout, exit code 2 and a message",
           "[examples][exec]") {
-  if (!built()) return;
+  REQUIRE_EXAMPLES();
   const std::string name = unique_name("nobody");
   program consumer({examples + "/consumer", name, "--timeout-ms", "300"});
   auto c = consumer.finish();
@@ -174,7 +173,7 @@ TEST_CASE("consumer first with no producer: a clean timeout, exit code 2 and a m
 
 TEST_CASE("a segment that exists but is never published: the consumer times out on readiness",
           "[examples][exec]") {
-  if (!built()) return;
+  REQUIRE_EXAMPLES();
   const std::string name = unique_name("unpublished");
   shmtest::shm_eraser erase(name);
   int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
@@ -190,7 +189,7 @@ TEST_CASE("a segment that exists but is never published: the consumer times out 
 }
 
 TEST_CASE("consumer usage errors exit 64", "[examples][exec]") {
-  if (!built()) return;
+  REQUIRE_EXAMPLES();
   program consumer({examples + "/consumer"});
   auto c = consumer.finish();
   CHECK(c.code == 64);

@@ -539,8 +539,7 @@ TEST_CASE("a full /dev/shm is no_space at creation, never SIGBUS", "[shared_arra
     return bad;
   });
   if (st.exited && st.code == 77) {
-    WARN("skipped: cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
-    return;
+    SHMTEST_SKIP("cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
   }
   CHECK(st.signal == 0);
   CHECK(st.code == 0);
@@ -549,8 +548,7 @@ TEST_CASE("a full /dev/shm is no_space at creation, never SIGBUS", "[shared_arra
 TEST_CASE("attach refuses a segment owned by another user unless told to",
           "[shared_array][security]") {
   if (::geteuid() != 0) {
-    WARN("skipped: needs root to create a segment owned by another uid");
-    return;
+    SHMTEST_SKIP("needs root to create a segment owned by another uid");
   }
   std::string name = unique_name("foreign");
   shm_eraser er(name);

@@ -39,6 +39,21 @@ namespace {
 
 const std::string tool_path = std::string(SHMARRAY_TOOLS_DIR) + "/shmarray";
 
+/// The tool as another uid can run it: a copy in a 0755 folder under /tmp, made on first use and
+/// removed at exit. Running the build tree's binary as 'nobody' fails (exit 127) wherever the
+/// checkout sits under a folder that uid cannot traverse, such as root's 0700 home.
+const std::string& tool_for_other_users() {
+  static const shmtest::temp_dir dir("shmt-tool", "/tmp");
+  static const std::string path = [] {
+    std::string p = dir / "shmarray";
+    std::filesystem::copy_file(tool_path, p);
+    if (::chmod(dir.path.c_str(), 0755) != 0 || ::chmod(p.c_str(), 0755) != 0)
+      throw std::runtime_error("chmod " + p + " failed");
+    return p;
+  }();
+  return path;
+}
+
 struct result {
   int code = -1;  // exit code, or -1 if it did not exit normally
   std::string out, err;
@@ -51,7 +66,7 @@ result tool(const std::vector<std::string>& args, const std::vector<std::string>
   int out[2], err[2];
   REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  std::vector<std::string> argv{tool_path};
+  std::vector<std::string> argv{uid >= 0 ? tool_for_other_users() : tool_path};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) envs.emplace_back(*e);
@@ -190,16 +205,12 @@ std::string line_of(const std::string& text, const std::string& name) {
   return text.substr(at, text.find('\n', at) - at);
 }
 
-#define REQUIRE_TOOL()                                                                    \
-  if (::access(tool_path.c_str(), X_OK) != 0) {                                           \
-    WARN("skipped: " << tool_path << " not built (configure with SHMARRAY_BUILD_TOOLS)"); \
-    return;                                                                               \
-  }
-#define REQUIRE_NUMPY()                                                                     \
-  if (!shmtest::python_has_numpy()) {                                                       \
-    WARN("skipped: /usr/bin/python3 with NumPy not found (apt-get install python3-numpy)"); \
-    return;                                                                                 \
-  }
+#define REQUIRE_TOOL()                        \
+  if (::access(tool_path.c_str(), X_OK) != 0) \
+  SHMTEST_SKIP(tool_path + " not built (configure with SHMARRAY_BUILD_TOOLS)")
+#define REQUIRE_NUMPY()             \
+  if (!shmtest::python_has_numpy()) \
+  SHMTEST_SKIP("/usr/bin/python3 with NumPy not found (apt-get install python3-numpy)")
 
 }  // namespace
 
@@ -735,7 +746,8 @@ TEST_CASE("permission denied is exit code 4", "[tool][permissions]") {
   if (::geteuid() == 0) {
     // Root's private segment, seen by 'nobody'.
     auto a = shared_array<double>::allocate({4}, {unique_name("private")});
-    temp_dir dir;
+    shmtest::temp_dir dir("shmt-perm",
+                          "/tmp");  // reachable by 'nobody': only the segment is forbidden
     ::chmod(dir.path.c_str(), 0777);
     for (const auto& args : std::vector<std::vector<std::string>>{
              {"info", a.name()}, {"rm", a.name()}, {"save", a.name(), dir / "x.npy"}}) {

@@ -36,6 +36,25 @@
 
 namespace shmtest {
 
+/// Skips: a test that cannot make its point here (no NumPy, not root, no namespaces) calls
+/// SHMTEST_SKIP("why"). The reason is printed, the test returns (its destructors run: nothing is
+/// left behind), and the test executable's main exits with `skip_exit_code` (77, the CTest
+/// SKIP_RETURN_CODE of every Catch2 test) when every test it ran passed and one of them skipped,
+/// so CTest reports "Skipped" with the reason instead of counting a pass. Run by hand, the reason
+/// is printed as a warning and the exit code is 77 too unless a test failed.
+inline constexpr int skip_exit_code = 77;
+inline std::vector<std::string>& skipped_reasons() {
+  static std::vector<std::string> reasons;
+  return reasons;
+}
+#define SHMTEST_SKIP(why)                                                    \
+  do {                                                                       \
+    std::string shmtest_skip_reason_ = std::string("skipped: ") + (why);     \
+    WARN(shmtest_skip_reason_);                                              \
+    ::shmtest::skipped_reasons().push_back(std::move(shmtest_skip_reason_)); \
+    return;                                                                  \
+  } while (0)
+
 /// A name no other test (or test process) uses: "shmt-<pid>-<counter>-<tag>".
 inline std::string unique_name(const std::string& tag = "t") {
   static std::atomic<unsigned> counter{0};
@@ -118,15 +137,18 @@ inline std::size_t count_dir(const char* path) {
   return n;
 }
 
-/// A fresh directory under the test binary directory ("<prefix>-XXXXXX"), removed with everything
-/// in it.
+/// A fresh directory ("<prefix>-XXXXXX") under the test binary directory, or under `parent` when
+/// given (e.g. "/tmp" for a folder another uid must reach: the build tree may sit under a 0700
+/// home), removed with everything in it by the process that made it.
 struct temp_dir {
   std::string path;
-  explicit temp_dir(const char* prefix = "tmp") {
+  pid_t maker = ::getpid();
+  explicit temp_dir(const char* prefix = "tmp", const char* parent = nullptr) {
 #ifdef SHMARRAY_TEST_BINARY_DIR
-    std::string t = std::string(SHMARRAY_TEST_BINARY_DIR) + "/" + prefix + "-XXXXXX";
+    std::string t =
+        std::string(parent ? parent : SHMARRAY_TEST_BINARY_DIR) + "/" + prefix + "-XXXXXX";
 #else
-    std::string t = std::string("/tmp/") + prefix + "-XXXXXX";
+    std::string t = std::string(parent ? parent : "/tmp") + "/" + prefix + "-XXXXXX";
 #endif
     if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp " + t + " failed");
     path = t;
@@ -134,6 +156,7 @@ struct temp_dir {
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
   ~temp_dir() {
+    if (::getpid() != maker) return;  // a forked child leaving through std::exit
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
   }
