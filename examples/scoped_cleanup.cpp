@@ -1,7 +1,8 @@
 // Scoped cleanup: the C++ form of the Python package's `with SharedMemoryArray.managed(...)` --
-// RAII. An owner handle unlinks its segment when it goes out of scope; a manager unlinks every
-// segment made through it at the end of its scope, even those whose handles were moved elsewhere
-// or closed; a client handle (attached) never unlinks. The program checks each claim and exits 0.
+// RAII. An owner handle unlinks its segment when it is closed or goes out of scope, managed or not;
+// a manager unlinks every segment made through it that is still there at the end of its scope,
+// even those whose handles were moved elsewhere; a client handle (attached) never unlinks. The
+// program checks each claim and exits 0.
 #include <cstdio>
 #include <shmarray/shmarray.hpp>
 #include <string>
@@ -52,7 +53,9 @@ int main() {
     auto c = shared_array<int>::copy(mgr, std::vector<int>{1, 2, 3});
     names = {a.name(), b.name(), c.name()};
     escaped = std::move(b);  // a handle that outlives the manager
-    c.close();               // closing a managed handle only unmaps
+    c.close();               // closing an owner unlinks at once, managed or not
+    check(!attachable(names[2]), "closing a managed owner unlinks its segment at once");
+    check(mgr.names().size() == 2, "and takes it off the manager's list");
     check(attachable(names[0]), "managed segments live while the manager does");
   }  // the manager's scope ends: all three are unlinked
   bool all_gone = true;

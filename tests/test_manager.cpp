@@ -4,6 +4,8 @@
 
 #include <shmarray/shmarray.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -33,8 +35,8 @@ TEST_CASE("a manager unlinks its segments at destruction, even moved or closed o
     CHECK(a.owner());
     CHECK(m.names().size() == 3);
     escaped = std::move(a);  // the handle outlives the manager
-    b.close();               // a managed handle's close() only unmaps
-    CHECK(shm_exists(n2));
+    b.close();               // an owner's close() unlinks at once (issue 17)
+    CHECK_FALSE(shm_exists(n2));
     CHECK(shm_exists(n1));
   }
   CHECK_FALSE(shm_exists(n1));
@@ -87,4 +89,76 @@ TEST_CASE("a failed managed creation is not tracked", "[manager]") {
   auto b = shared_array<double>::copy(m, std::vector<double>{1, 2, 3});
   CHECK(m.names().size() == 2);
   CHECK(b.data()[2] == 3);
+}
+
+TEST_CASE("Issue 17: a managed owner's close() unlinks its segment", "[manager][issue17]") {
+  manager m(no_tracker());
+  const std::string prefix = "shmt-" + std::to_string(::getpid()) + "-";
+  const std::size_t before = shmtest::shm_with_prefix(prefix).size();
+  // A long-running service: many allocate + close cycles must not grow /dev/shm or the list.
+  for (int i = 0; i < 50; ++i) {
+    std::string n = unique_name("cycle");
+    auto a = shared_array<double>::allocate(m, {64}, {n});
+    a.data()[63] = i;
+    REQUIRE(shm_exists(n));
+    a.close();
+    CHECK_FALSE(shm_exists(n));
+  }
+  CHECK(shmtest::shm_with_prefix(prefix).size() == before);
+  CHECK(m.names().empty());
+
+  // The destructor is close(); a moved-to handle closes for the one it came from.
+  std::string nd = unique_name("dtor"), nm = unique_name("moved");
+  { auto d = shared_array<float>::allocate(m, {3}, {nd}); }
+  CHECK_FALSE(shm_exists(nd));
+  {
+    auto a = shared_array<float>::allocate(m, {3}, {nm});
+    shared_array<float> b = std::move(a);
+    a.close();  // moved from: nothing to do
+    CHECK(shm_exists(nm));
+  }
+  CHECK_FALSE(shm_exists(nm));
+  CHECK(m.names().empty());
+
+  // persist() opts out of close()'s unlink; the manager still removes it at shutdown.
+  std::string np = unique_name("persisted");
+  auto p = shared_array<double>::allocate(m, {2}, {np});
+  p.persist();
+  p.close();
+  CHECK(shm_exists(np));
+  CHECK(m.names() == std::vector<std::string>{np});
+  m.shutdown();
+  CHECK_FALSE(shm_exists(np));
+}
+
+TEST_CASE("Issue 17: a managed owner's close() unlinks only in the creating process",
+          "[manager][issue17][fork]") {
+  manager m(no_tracker());
+  auto a = shared_array<double>::allocate(m, {4});
+  const std::string name = a.name();
+  auto st = shmtest::run_in_child([&] {
+    a.close();  // the child's copy of the owner: must leave the parent's segment
+    return shm_exists(name) ? 0 : 1;
+  });
+  REQUIRE(st.ok());
+  CHECK(shm_exists(name));
+  CHECK(m.names().size() == 1);
+  a.close();
+  CHECK_FALSE(shm_exists(name));
+  CHECK(m.names().empty());
+}
+
+TEST_CASE("Issue 17: a handle that outlives its manager leaves a re-created name alone",
+          "[manager][issue17]") {
+  std::string name = unique_name("reborn");
+  shmtest::shm_eraser er(name);
+  shared_array<double> escaped;
+  {
+    manager m(no_tracker());
+    escaped = shared_array<double>::allocate(m, {4}, {name});
+  }  // the manager unlinked it; the name is free again
+  CHECK_FALSE(shm_exists(name));
+  shmtest::write_raw_segment(name, std::string(64, 'x'));  // someone else takes the name
+  escaped.close();
+  CHECK(shm_exists(name));
 }

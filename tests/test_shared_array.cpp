@@ -628,3 +628,155 @@ TEST_CASE("type hashes separate structs of equal size and are never 0 (unknown)"
   CHECK(type_hash<point>() != type_hash<span2>());
   CHECK(type_hash<point>() != 0);
 }
+
+TEST_CASE("Issue 17: unlink() removes the name now and keeps the mapping",
+          "[shared_array][issue17]") {
+  std::string name = unique_name("unlinknow");
+  shm_eraser er(name);
+  auto a = shared_array<double>::allocate({4}, {name});
+  auto b = shared_array<double>::attach(name);
+  a.data()[0] = 1;
+  CHECK_FALSE(b.unlink());  // a client never unlinks
+  CHECK(shmtest::shm_exists(name));
+  CHECK(a.unlink());
+  CHECK_FALSE(shmtest::shm_exists(name));
+  CHECK(error_of([&] { shared_array<double>::attach(name); }) == errc::not_found);
+  a.data()[1] = 2;  // both mappings still work and still share the memory
+  CHECK(b.data()[0] == 1);
+  CHECK(b.data()[1] == 2);
+  CHECK(a.is_open());
+  CHECK(a.owner());
+  CHECK_FALSE(a.unlink());  // idempotent
+  // The name is free again; whoever takes it next is not touched by a's close().
+  auto c = shared_array<double>::allocate({2}, {name});
+  a.close();
+  CHECK(shmtest::shm_exists(name));
+  c.close();
+  CHECK_FALSE(shmtest::shm_exists(name));
+
+  // Only the creating process unlinks.
+  auto d = shared_array<int>::allocate({2});
+  const std::string dn = d.name();
+  auto st = shmtest::run_in_child([&] { return d.unlink() ? 1 : 0; });
+  REQUIRE(st.ok());
+  CHECK(shmtest::shm_exists(dn));
+  CHECK(d.unlink());
+  CHECK_FALSE(shmtest::shm_exists(dn));
+
+  // A managed owner leaves its manager's list too.
+  shmarray::manager m(shmarray::manager_options{false});
+  auto e = shared_array<float>::allocate(m, {3});
+  const std::string en = e.name();
+  CHECK(e.unlink());
+  CHECK_FALSE(shmtest::shm_exists(en));
+  CHECK(m.names().empty());
+  CHECK_FALSE(e.unlink());
+  e.data()[2] = 5;
+  CHECK(e.data()[2] == 5);
+}
+
+TEST_CASE("Issue 17: every factory refuses an overflowing shape, _unsafe ones too",
+          "[shared_array][issue17][shapes]") {
+  const std::size_t fds = count_dir("/proc/self/fd"), maps = count_maps(), shm = count_mine();
+  const shape_type huge{std::size_t(-10)}, product{10, std::size_t(-5)};
+  shmarray::manager m(shmarray::manager_options{false});
+  for (const shape_type& s : {huge, product}) {
+    CHECK(error_of([&] { shared_array<double>::allocate_unsafe(s); }) == errc::invalid_argument);
+    CHECK(error_of([&] { shared_array<double>::allocate_unsafe(m, s); }) == errc::invalid_argument);
+    CHECK(error_of([&] { shared_array<double>::allocate(s); }) == errc::invalid_argument);
+    CHECK(error_of([&] { shared_array<double>::allocate_anonymous(s); }) == errc::invalid_argument);
+    CHECK(error_of([&] { shared_array<double>::attach_unsafe("shmt-none", s); }) ==
+          errc::invalid_argument);
+    CHECK(error_of([&] { shared_array<double>::attach_raw("shmt-none", s); }) ==
+          errc::invalid_argument);
+  }
+  // Overflow of the whole segment (data fits size_t, header + data + trailer does not).
+  CHECK(error_of([&] { shared_array<char>::allocate_unsafe({SIZE_MAX - 8}); }) ==
+        errc::invalid_argument);
+  CHECK(message_of([&] { shared_array<double>::allocate_unsafe(huge); }).find("overflows") !=
+        std::string::npos);
+  CHECK(m.names().empty());
+  CHECK(count_dir("/proc/self/fd") == fds);
+  CHECK(count_maps() == maps);
+  CHECK(count_mine() == shm);
+}
+
+TEST_CASE("Issue 17: attach_unsafe with a shape larger than the segment is shape_mismatch",
+          "[shared_array][issue17][unsafe]") {
+  std::string name = unique_name("small");
+  auto a = shared_array<double>::allocate({4}, {name});  // 128 header + 32 data + pad + trailer
+  REQUIRE(a.segment_size() == 256);
+  const std::size_t fds = count_dir("/proc/self/fd"), maps = count_maps();
+  CHECK(error_of([&] { shared_array<double>::attach_unsafe(name, {1000}); }) ==
+        errc::shape_mismatch);
+  std::string msg = message_of([&] { shared_array<double>::attach_unsafe(name, {1000}); });
+  CHECK(contains(msg, name));
+  CHECK(contains(msg, "8000"));
+  CHECK(contains(msg, "256"));
+  // The bound is the mapping's end: 16 doubles after the 128-byte header fill it exactly.
+  auto whole = shared_array<double>::attach_unsafe(name, {16});
+  CHECK(whole.nbytes() + 128 == whole.segment_size());
+  CHECK(error_of([&] { shared_array<double>::attach_unsafe(name, {17}); }) == errc::shape_mismatch);
+  CHECK(error_of([&] {
+          shared_array<double>::attach_unsafe(name, {2, 9});
+        }) == errc::shape_mismatch);
+  CHECK(count_dir("/proc/self/fd") == fds);
+  CHECK(count_maps() == maps + 1);  // `whole`
+  // An empty segment holds no element.
+  std::string empty = unique_name("nothing");
+  shm_eraser er(empty);
+  write_raw_segment(empty, "");
+  CHECK(error_of([&] { shared_array<double>::attach_unsafe(empty, {1}); }) == errc::shape_mismatch);
+  CHECK(shared_array<double>::attach_unsafe(empty, {0}).size() == 0);
+}
+
+TEST_CASE("Issue 17: every factory accepts rank 0", "[shared_array][issue17][shapes]") {
+  using shmarray::extents;
+  using shmarray::layout_left;
+  using shmarray::layout_stride;
+  using shmarray::mdspan;
+  using E0 = extents<std::size_t>;
+  shmarray::manager m(shmarray::manager_options{false});
+  double x = 2.5;
+  mdspan<double, E0> right(&x);
+  mdspan<const double, E0, layout_left> left(&x);
+  mdspan<double, E0, layout_stride> strided(&x, layout_stride::mapping<E0>());
+  // One element after the 128-byte header, then the trailer: nbytes() is inside the mapping.
+  auto fits = [](const shared_array<double>& a) {
+    return a.rank() == 0 && a.size() == 1 && a.nbytes() == 8 && a.data() != nullptr &&
+           a.segment_size() >= 128 + 8 + 64;
+  };
+  auto c1 = shared_array<double>::copy(m, right);
+  auto c2 = shared_array<double>::copy(left);
+  auto c3 = shared_array<double>::copy_unsafe(m, strided);
+  auto c4 = shared_array<double>::copy(c1);
+  for (auto* a : {&c1, &c2, &c3, &c4}) {
+    CHECK(fits(*a));
+    CHECK(a->view<0>()() == 2.5);
+  }
+  auto l1 = shared_array<double>::allocate_like(m, right);
+  auto l2 = shared_array<double>::allocate_like_unsafe(c1);
+  auto l3 = shared_array<double>::allocate_unsafe({});
+  auto an = shared_array<double>::allocate_anonymous({});
+  for (auto* a : {&l1, &l2, &l3, &an}) {
+    CHECK(fits(*a));
+    CHECK(a->data()[0] == 0.0);
+  }
+  auto t1 = shared_array<double>::attach(c1.name());
+  auto t2 = shared_array<double>::attach(c1.name(), shape_type{});
+  auto t3 = shared_array<double>::attach_unsafe(c1.name(), {});
+  auto t4 = shared_array<const double>::attach(c2.name());
+  for (auto* a : {&t1, &t2, &t3}) {
+    CHECK(fits(*a));
+    CHECK(a->view<0>()() == 2.5);
+  }
+  CHECK(t4.view<0>()() == 2.5);
+  std::string raw = unique_name("raw0d");
+  shm_eraser er(raw);
+  write_raw_segment(raw, std::string(reinterpret_cast<const char*>(&x), sizeof x));
+  CHECK(shared_array<double>::attach_raw(raw, {}).view<0>()() == 2.5);
+  auto f =
+      shared_array<double>::load(m, std::string(SHMARRAY_TEST_SOURCE_DIR) + "/data/float64_0d.npy");
+  CHECK(f.rank() == 0);
+  CHECK(f.size() == 1);
+}

@@ -540,3 +540,31 @@ TEST_CASE("pool workers of a managed owner do not fool the tracker", "[tracker][
   o->kill_and_reap(SIGKILL);
   CHECK(ms_until_gone({w[0]}, 1000ms) >= 0);
 }
+
+TEST_CASE("Issue 17: the tracker forgets the segment a managed owner's close() unlinked",
+          "[tracker][issue17]") {
+  const std::string closed = unique_name("closed"), open = unique_name("open");
+  shmtest::shm_eraser e1(closed), e2(open);
+  auto o = start_owner([&](int rep, int) {
+    auto* m = new manager;
+    auto a = shared_array<double>::allocate(*m, {4}, {closed});
+    auto* b = new shared_array<double>(shared_array<double>::allocate(*m, {4}, {open}));
+    (void)b;
+    a.close();  // unlinked now, and taken off the tracker's list
+    bool gone = !shm_exists(closed) && m->names().size() == 1;
+    // The round trip means the tracker has read the withdrawal too.
+    write_line(rep, gone && m->tracker_responsive() ? "closed " + std::to_string(m->tracker_pid())
+                                                    : "still there");
+  });
+  auto words = split(o->line());
+  REQUIRE(words.size() == 2);
+  REQUIRE(words[0] == "closed");
+  const long tracker = std::stol(words[1]);
+  // The name is free: someone else takes it with a segment that has no trailer, which a tracker
+  // still holding the name would unlink.
+  shmtest::write_raw_segment(closed, std::string(256, '\0'));
+  o->kill_and_reap(SIGKILL);
+  CHECK(ms_until_gone({open}, 1000ms) >= 0);  // the crash cleanup still removes what is left
+  CHECK(shmtest::eventually([&] { return process_gone(tracker); }, 1000ms));  // it has finished
+  CHECK(shm_exists(closed));
+}

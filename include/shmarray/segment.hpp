@@ -414,6 +414,14 @@ class segment {
     if (fd_ >= 0) ::close(std::exchange(fd_, -1));
   }
 
+  /// Unlinks the name now when this handle would at close() (the owner, in the creating process),
+  /// keeping the mapping; returns true if it did. Afterwards close() unlinks nothing.
+  bool unlink() noexcept {
+    const bool mine = unlink_ && !name_.empty() && creator_pid_ == ::getpid();
+    if (mine) bip::shared_memory_object::remove(name_.c_str());
+    unlink_ = false;
+    return mine;
+  }
   /// Stops this handle from ever unlinking (a manager took that duty); it stays the owner.
   void disown() noexcept { unlink_ = false; }
   bool unlinks() const noexcept { return unlink_; }

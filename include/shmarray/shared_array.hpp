@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -233,13 +234,15 @@ class shared_array {
     shape_.swap(o.shape_);
     std::swap(size_, o.size_);
     std::swap(fortran_, o.fortran_);
+    mgr_.swap(o.mgr_);
   }
   friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
 
   // ---- Factories: owners --------------------------------------------------------------------
 
-  /// A new zero-filled array. The manager unlinks it at its shutdown; without one, this handle
-  /// unlinks it when closed. Throws invalid_argument, already_exists, no_space, ...
+  /// A new zero-filled array. close() (or the destructor) of this handle unlinks it; a manager
+  /// also unlinks it at its shutdown if it is still there (moved away, persisted) and, with crash
+  /// cleanup, if this process dies. Throws invalid_argument, already_exists, no_space, ...
   static shared_array allocate(manager& m, shape_type shape, const create_options& o = {}) {
     return create_(&m, std::move(shape), o, true, "allocate", no_fill_);
   }
@@ -317,7 +320,7 @@ class shared_array {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
     constexpr std::string_view op = "allocate_anonymous";
     check_shape_(op, "(anonymous)", shape);
-    detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order, true);
+    detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order);
     shared_array a;
     a.seg_ = detail::segment::anonymous(op, plan.total);
     a.finish_create_(std::move(shape), fortran_order, plan);
@@ -338,9 +341,11 @@ class shared_array {
                              const attach_options& o = {}) {
     return attach_(name, &expected, o);
   }
-  /// Attaches trusting the caller: no name, dtype, size, owner or readiness checks. The shape given
-  /// is used as is; the data offset is read from the header.
+  /// Attaches trusting the caller: no name, dtype, owner or readiness checks. The shape given is
+  /// used as is; the data offset is read from the header. A shape that overflows is
+  /// invalid_argument and one larger than the segment is shape_mismatch (both cost nothing).
   static shared_array attach_unsafe(std::string_view name, shape_type shape) {
+    check_shape_("attach_unsafe", name, shape);
     shared_array a;
     detail::deadline none(std::chrono::milliseconds(0));
     a.seg_ = detail::segment::open("attach_unsafe", std::string(name), read_only, true, none);
@@ -356,6 +361,15 @@ class shared_array {
       fortran = h.find("'fortran_order': True") != std::string_view::npos;
     }
     a.seg_.drop_fd();
+    std::size_t need = 0;
+    npy::checked_bytes(shape, sizeof(value_type), need);
+    if (off > a.seg_.size() || need > a.seg_.size() - off)
+      detail::throw_error(errc::shape_mismatch,
+                          "attach_unsafe '" + a.seg_.name() + "': shape " +
+                              npy::shape_string(shape) + " of " +
+                              std::to_string(sizeof(value_type)) + "-byte elements needs " +
+                              std::to_string(off) + " + " + std::to_string(need) +
+                              " bytes, the segment holds " + std::to_string(a.seg_.size()));
     a.set_view_(off, std::move(shape), fortran);
     return a;
   }
@@ -424,10 +438,11 @@ class shared_array {
 
   /// Lets the segment outlive this handle and its process: close() no longer unlinks it, and the
   /// trailer is marked detached so `shmarray gc` keeps it after this process exits (remove it with
-  /// `shmarray rm`). A manager's segments are still removed by the manager.
+  /// `shmarray rm`). A manager's segments are still removed by the manager, at its shutdown.
   void persist() noexcept {
     static_assert(!read_only, "persist: a read-only handle does not own the segment");
     seg_.disown();
+    mgr_.reset();
     auto* base = static_cast<unsigned char*>(seg_.base());
     if (!base || seg_.name().empty()) return;
     std::size_t off = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(data_) - base);
@@ -440,9 +455,24 @@ class shared_array {
     std::memcpy(base + at, &t, sizeof t);
   }
 
-  /// Unmaps; an owner that is not managed also unlinks the name, but only in the process that
-  /// created it (a forked child never removes its parent's segment). Idempotent, never throws.
+  /// Removes the segment's name now and keeps the mapping (Python's unlink()): other processes
+  /// can no longer attach, the ones attached keep their views, the memory goes when the last
+  /// mapping does. Only an owner, and only in the process that created the segment, unlinks (a
+  /// managed one also leaves its manager's list). Returns true if this call removed the name;
+  /// idempotent, never throws. After it, close() and the manager leave the name alone.
+  bool unlink() noexcept {
+    const bool removed = mgr_ ? mgr_->release(seg_.name()) : seg_.unlink();
+    seg_.disown();
+    mgr_.reset();
+    return removed;
+  }
+
+  /// Unmaps; an owner also unlinks the name (and leaves its manager's list), unless persist() or
+  /// unlink() came first, and only in the process that created it (a forked child never removes
+  /// its parent's segment). Idempotent, never throws.
   void close() noexcept {
+    if (mgr_) mgr_->release(seg_.name());
+    mgr_.reset();
     seg_.close();
     data_ = nullptr;
     shape_.clear();
@@ -469,16 +499,14 @@ class shared_array {
   }
 
   static detail::layout_plan plan_(std::string_view op, std::string_view name,
-                                   const shape_type& shape, bool fortran, bool validate) {
+                                   const shape_type& shape, bool fortran) {
     detail::layout_plan p;
     p.header = npy::write_header(npy::descr<T>(), fortran, shape);
     npy::checked_bytes(shape, sizeof(value_type), p.nbytes);
     std::size_t end = 0;
-    if (__builtin_add_overflow(p.header.size(), p.nbytes, &end) || end > (SIZE_MAX >> 1)) {
-      if (validate)
-        detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
-                                                        "': the array is too large for memory");
-    }
+    if (__builtin_add_overflow(p.header.size(), p.nbytes, &end) || end > (SIZE_MAX >> 1))
+      detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
+                                                      "': the array is too large for memory");
     p.trailer_at = detail::align_up(end, 64);
     p.total = p.trailer_at + sizeof(detail::trailer);
     return p;
@@ -519,15 +547,17 @@ class shared_array {
                               std::string_view op, Fill&& fill) {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
     const bool generated = o.name.empty();
+    // The shape is checked in every variant (an overflow check costs nothing, and a handle whose
+    // size() exceeds its mapping would be a lie); _unsafe skips the name and mode checks.
+    check_shape_(op, generated ? std::string_view("(new)") : std::string_view(o.name), shape);
     if (validate) {
       if (!generated) detail::validate_name(op, o.name);
-      check_shape_(op, generated ? std::string_view("(new)") : std::string_view(o.name), shape);
       if (o.mode > 07777)
         detail::throw_error(errc::invalid_argument,
                             std::string(op) + ": mode " + std::to_string(o.mode) +
                                 " is not a permission mode (at most 07777)");
     }
-    detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order, validate);
+    detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order);
     shared_array a;
     for (int attempt = 0;; ++attempt) {
       std::string name = generated ? detail::generate_name() : o.name;
@@ -540,21 +570,12 @@ class shared_array {
         if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
       }
     }
-    if (m) a.seg_.disown();
-    a.finish_create_(std::move(shape), o.fortran_order, plan);
-    if (m) {
-      try {
-        fill(a);
-      } catch (...) {  // the manager would unlink it only at shutdown: remove it now
-        std::string n = a.seg_.name();
-        a.close();
-        ::shm_unlink(n.c_str());
-        m->untrack(n);
-        throw;
-      }
-    } else {
-      fill(a);  // if it throws, a's destructor unlinks (a is the owner)
+    if (m) {  // the manager, not the segment, decides when the name goes (see close())
+      a.seg_.disown();
+      a.mgr_ = m->state();
     }
+    a.finish_create_(std::move(shape), o.fortran_order, plan);
+    fill(a);  // if it throws, a's destructor unlinks (and untracks) what was created
     a.seg_.publish(0x93);
     return a;
   }
@@ -640,6 +661,17 @@ class shared_array {
   static void copy_from_mdspan_(shared_array& a, const Src& src, unsigned threads) {
     if (a.size_ == 0) return;
     constexpr std::size_t rank = Src::rank();
+    if constexpr (rank == 0) {  // one element, and no stride() to ask (it needs rank > 0)
+      a.data_[0] = src();
+      return;
+    } else {
+      copy_ranked_mdspan_(a, src, threads);
+    }
+  }
+
+  template <class Src>
+  static void copy_ranked_mdspan_(shared_array& a, const Src& src, unsigned threads) {
+    constexpr std::size_t rank = Src::rank();
     using L = typename Src::layout_type;
     const bool same_order = (!a.fortran_ && std::is_same_v<L, layout_right>) ||
                             (a.fortran_ && std::is_same_v<L, layout_left>) || rank <= 1;
@@ -649,8 +681,8 @@ class shared_array {
         return;
       }
     }
-    std::array<std::size_t, rank == 0 ? 1 : rank> ext{};
-    std::array<std::ptrdiff_t, rank == 0 ? 1 : rank> st{};
+    std::array<std::size_t, rank> ext{};
+    std::array<std::ptrdiff_t, rank> st{};
     for (std::size_t r = 0; r < rank; ++r) {
       ext[r] = static_cast<std::size_t>(src.extent(r));
       st[r] = static_cast<std::ptrdiff_t>(src.stride(r));
@@ -811,6 +843,7 @@ class shared_array {
   shape_type shape_;
   std::size_t size_ = 0;
   bool fortran_ = false;
+  std::shared_ptr<detail::manager_state> mgr_;  // the manager of a managed owner, until released
 };
 
 }  // namespace shmarray
