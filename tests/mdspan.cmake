@@ -5,7 +5,9 @@
 # Each case is tests/compile_fail/mdspan_<case>.cpp with its bad line under #ifdef SHMARRAY_BAD.
 # "bad" builds it with -DSHMARRAY_BAD (must fail); "control" builds it without (must succeed, so the
 # failure is the intended error and not a typo). Both run `cmake --build` on an EXCLUDE_FROM_ALL
-# target, so a plain build never trips on them.
+# target, so a plain build never trips on them. A case "<case>:<variant>" is one of several bad
+# builds of the same file, with -DSHMARRAY_BAD_VARIANT=<variant> (a type, a layout, or a macro the
+# file defines); the file's control is built once.
 set(_mdspan_compile_fail_cases
   wrong_index_count_too_few
   wrong_index_count_too_many
@@ -16,23 +18,69 @@ set(_mdspan_compile_fail_cases
   submdspan_too_few_slices
   submdspan_double_slice
   const_to_mutable
-  layout_right_from_left_rank2)
+  layout_right_from_left_rank2
+  # issue 13: the standard's Mandates and constraints
+  extents_index_type:bool extents_index_type:char extents_index_type:wchar_t
+  extents_index_type:char8_t extents_index_type:char16_t extents_index_type:char32_t
+  layout_static_size:layout_right layout_static_size:layout_left layout_static_size:layout_stride
+  layout_rank0_stride:layout_right layout_rank0_stride:layout_left
+  index_value_category:pack_only_lvalue index_value_category:pack_throwing
+  index_value_category:extents_only_lvalue index_value_category:mapping_only_lvalue
+  index_value_category:array_only_rvalue index_value_category:array_bracket_only_rvalue)
+# What a bad build of a file must print, where that is set: then the intended error, and no other,
+# passes (the Mandates are our static_asserts; a refused overload is "no match[ing]" or "no viable").
+set(_mdspan_compile_fail_expect_extents_index_type
+  "IndexType must be a signed or unsigned integer type")
+set(_mdspan_compile_fail_expect_layout_static_size
+  "mapping<Extents>: the extents are all static and their product is not representable")
+set(_mdspan_compile_fail_expect_layout_rank0_stride "no matching member function|no matching function")
+set(_mdspan_compile_fail_expect_index_value_category "no match|no viable")
+set(_mdspan_compile_fail_controls)
 foreach(_case IN LISTS _mdspan_compile_fail_cases)
-  foreach(_kind bad control)
-    set(_target mdspan_compile_fail_${_case}_${_kind})
+  string(REPLACE ":" ";" _parts "${_case}")
+  list(GET _parts 0 _file)
+  list(LENGTH _parts _nparts)
+  set(_variant "")
+  if(_nparts GREATER 1)
+    list(GET _parts 1 _variant)
+  endif()
+  set(_kinds bad)
+  if(NOT _file IN_LIST _mdspan_compile_fail_controls)
+    list(APPEND _mdspan_compile_fail_controls ${_file})
+    list(APPEND _kinds control)
+  endif()
+  foreach(_kind IN LISTS _kinds)
+    if(_kind STREQUAL "bad")
+      set(_name "${_case}")
+    else()
+      set(_name "${_file}")
+    endif()
+    string(REPLACE ":" "_" _target_name "${_name}")
+    set(_target mdspan_compile_fail_${_target_name}_${_kind})
+    set(_test "mdspan compile-fail: ${_name} (${_kind})")
     add_executable(${_target} EXCLUDE_FROM_ALL
-      ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/mdspan_${_case}.cpp)
+      ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/mdspan_${_file}.cpp)
     target_link_libraries(${_target} PRIVATE shmarray::shmarray shmarray_warnings)
     if(_kind STREQUAL "bad")
       target_compile_definitions(${_target} PRIVATE SHMARRAY_BAD=1)
+      if(_variant)
+        target_compile_definitions(${_target} PRIVATE SHMARRAY_BAD_VARIANT=${_variant})
+      endif()
+      if(_variant STREQUAL "char8_t")  # a type of C++20 (and a keyword there)
+        set_target_properties(${_target} PROPERTIES CXX_STANDARD 20 CXX_STANDARD_REQUIRED ON)
+      endif()
     endif()
-    add_test(NAME "mdspan compile-fail: ${_case} (${_kind})"
-      COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${_target})
+    add_test(NAME "${_test}" COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --target ${_target})
     # One at a time: concurrent builds in one build tree may race on its bookkeeping.
-    set_tests_properties("mdspan compile-fail: ${_case} (${_kind})" PROPERTIES
+    set_tests_properties("${_test}" PROPERTIES
       FIXTURES_REQUIRED shm_hygiene TIMEOUT 300 RESOURCE_LOCK shmarray_build_tree)
     if(_kind STREQUAL "bad")
-      set_tests_properties("mdspan compile-fail: ${_case} (${_kind})" PROPERTIES WILL_FAIL TRUE)
+      if(DEFINED _mdspan_compile_fail_expect_${_file})
+        set_tests_properties("${_test}" PROPERTIES
+          PASS_REGULAR_EXPRESSION "${_mdspan_compile_fail_expect_${_file}}")
+      else()
+        set_tests_properties("${_test}" PROPERTIES WILL_FAIL TRUE)
+      endif()
     endif()
   endforeach()
 endforeach()

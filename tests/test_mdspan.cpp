@@ -474,6 +474,37 @@ TEST_CASE("mdspan: indexing with operator(), operator[], std::array, any integer
   STATIC_REQUIRE(std::is_invocable_v<decltype(m), int, long, unsigned char>);
 }
 
+TEST_CASE("mdspan: index types convertible only as rvalues or only when non-const", "[mdspan]") {
+  // The standard converts each index from std::move(i) (issue 13); test_mdspan_static.cpp has
+  // the compile-time side, this is the run-time side with bounds checks on.
+  struct rvalue_index {
+    int v;
+    operator int() && noexcept { return v; }
+  };
+  struct nonconst_index {
+    int v;
+    operator int() noexcept { return v; }
+  };
+  auto buf = iota_buffer(60);
+  sh::mdspan<int, sh::extents<int, 3, sh::dynamic_extent, 5>> m(buf.data(), rvalue_index{4});
+  CHECK(m.extent(1) == 4);
+  CHECK(m(rvalue_index{2}, nonconst_index{3}, rvalue_index{4}) == 59);
+  m(nonconst_index{1}, rvalue_index{0}, nonconst_index{2}) = -1;
+  CHECK(buf[22] == -1);
+#if defined(__cpp_multidimensional_subscript)
+  CHECK(m[rvalue_index{2}, nonconst_index{3}, rvalue_index{4}] == 59);
+#endif
+  // The converted value is what the bounds check sees and names.
+  CHECK_THROWS_WITH((m(rvalue_index{0}, nonconst_index{4}, rvalue_index{0})),
+                    Catch::Contains("index 4") && Catch::Contains("dimension 1"));
+  CHECK_THROWS_WITH((m(rvalue_index{-1}, 0, 0)), Catch::Contains("index -1"));
+  sh::mdspan<int, sh::dextents<int, 1>> v(buf.data(), rvalue_index{5});
+  CHECK(v[rvalue_index{3}] == 3);
+  CHECK(v(nonconst_index{4}) == 4);
+  CHECK_THROWS_WITH(v[nonconst_index{5}],
+                    Catch::Contains("index 5") && Catch::Contains("extent 5"));
+}
+
 TEST_CASE("mdspan: swap and copies are views", "[mdspan]") {
   auto a = iota_buffer(6);
   auto b = iota_buffer(6);
@@ -502,8 +533,12 @@ TEST_CASE("bounds checks name the index, the extent and the dimension", "[mdspan
                                        Catch::Contains("dimension 2"));
   CHECK_THROWS_WITH((m(std::array<long, 3>{0, 0, 7})), Catch::Contains("index 7"));
   CHECK_THROWS_WITH((m[std::array<size_t, 3>{9, 0, 0}]), Catch::Contains("index 9"));
-  // An index that would wrap in index_type is still caught.
+  // An index that would wrap in index_type is still caught, in a std::array too.
   CHECK_THROWS_WITH((m(0, 0, (1LL << 32) + 1)), Catch::Contains("index 4294967297"));
+  CHECK_THROWS_WITH((m(std::array<long long, 3>{0, (1LL << 32) + 2, 0})),
+                    Catch::Contains("index 4294967298") && Catch::Contains("dimension 1"));
+  CHECK_THROWS_WITH((m[std::array<long long, 3>{(1LL << 32) + 1, 0, 0}]),
+                    Catch::Contains("index 4294967297") && Catch::Contains("dimension 0"));
   sh::mdspan<int, sh::dextents<size_t, 1>> v(buf.data(), 3);
   CHECK_THROWS_WITH(v[3], Catch::Contains("index 3") && Catch::Contains("extent 3") &&
                               Catch::Contains("dimension 0") && Catch::Contains("rank-1"));

@@ -1,5 +1,6 @@
 // Compile-time contracts of the views (issue 3): trivially copyable mappings and accessors,
-// noexcept where the standard says so, the is_always_* values and deduction guide results.
+// noexcept where the standard says so, the is_always_* values and deduction guide results; and
+// the standard's rules that issue 13 found broken (index conversions, Mandates, LWG 4021/4511).
 // Built with bounds checks off: its one test case checks that indexing is then plain arithmetic.
 #define SHMARRAY_BOUNDS_CHECK 0
 #include <shmarray/mdspan.hpp>
@@ -9,6 +10,9 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+#if defined(__cpp_lib_span)
+#include <span>
+#endif
 
 namespace sh = shmarray;
 using std::size_t;
@@ -177,6 +181,201 @@ static_assert(std::is_same_v<sub_t<V3, int, int,
 static_assert(
     std::is_same_v<sub_t<sh::mdspan<double, sh::extents<int, 3, 4>, sh::layout_stride>, int, int>,
                    sh::mdspan<double, sh::extents<int>, sh::layout_stride>>);
+
+// --- issue 13: the standard's rules that conformance suites check -------------------------------
+
+// Point 1: layout_stride::mapping::stride is unconstrained (it exists for rank 0, where no r is
+// valid); layout_right's and layout_left's need rank() > 0.
+template <class M, class = void>
+struct has_stride : std::false_type {};
+template <class M>
+struct has_stride<M, std::void_t<decltype(std::declval<const M&>().stride(0))>> : std::true_type {};
+using S0 = sh::layout_stride::mapping<E0>;
+static_assert(has_stride<S0>::value);
+static_assert(std::is_same_v<decltype(std::declval<const S0&>().stride(0)), int>);
+static_assert(noexcept(std::declval<const S0&>().stride(0)));
+static_assert(!has_stride<sh::layout_right::mapping<E0>>::value);
+static_assert(!has_stride<sh::layout_left::mapping<E0>>::value);
+static_assert(has_stride<sh::layout_right::mapping<E2d>>::value &&
+              has_stride<sh::layout_left::mapping<E2d>>::value);
+
+// Point 2: mdspan::is_always_* are noexcept (LWG 4021).
+template <class M>
+constexpr bool always_noexcept = noexcept(M::is_always_unique()) && noexcept(
+    M::is_always_exhaustive()) && noexcept(M::is_always_strided());
+static_assert(always_noexcept<M2>);
+static_assert(always_noexcept<sh::mdspan<int, E3m, sh::layout_stride>>);
+static_assert(always_noexcept<sh::mdspan<int, E0, sh::layout_right>>);
+
+// Point 3: index types that convert to int only in some value categories. An index passed by value
+// is converted from std::move(i): is_convertible_v<T, index_type> and
+// is_nothrow_constructible_v<index_type, T>. A std::array or std::span element is read as a const
+// lvalue: is_convertible_v<const T&, index_type> and is_nothrow_constructible_v<index_type, const
+// T&>.
+struct only_rvalue {  // convertible only as an rvalue
+  int v;
+  constexpr operator int() && noexcept { return v; }
+};
+struct only_nonconst {  // convertible only when non-const (any value category)
+  int v;
+  constexpr operator int() noexcept { return v; }
+};
+struct not_mutable_lvalue {  // convertible as an rvalue or a const lvalue, not as a non-const
+                             // lvalue
+  int v;
+  constexpr operator int() const& noexcept { return v; }
+  operator int() & = delete;
+};
+struct only_lvalue {  // is_convertible_v<only_lvalue, int> is false: refused by the index packs
+  int v;
+  constexpr operator int() & noexcept { return v; }
+};
+struct throwing_index {  // convertible, but not without throwing: refused everywhere
+  int v;
+  constexpr operator int() const { return v; }
+};
+
+using R2 = sh::layout_right::mapping<E2s>;
+using L2 = sh::layout_left::mapping<E2s>;
+using S2 = sh::layout_stride::mapping<E2s>;
+using C2 = sh::mdspan<const int, E2s>;
+using D2 = sh::mdspan<const int, E2d>;
+
+template <class T>
+constexpr bool pack_accepted =
+    std::is_nothrow_constructible_v<E2d, T, T>&& std::is_invocable_v<const R2&, T, T>&&
+        std::is_invocable_v<const L2&, T, T>&& std::is_invocable_v<const S2&, T, T>&&
+            std::is_invocable_v<const C2&, T, T>&& std::is_constructible_v<D2, const int*, T, T>;
+template <class T>
+constexpr bool pack_refused =
+    !std::is_constructible_v<E2d, T, T> && !std::is_invocable_v<const R2&, T, T> &&
+    !std::is_invocable_v<const L2&, T, T> && !std::is_invocable_v<const S2&, T, T> &&
+    !std::is_invocable_v<const C2&, T, T> && !std::is_constructible_v<D2, const int*, T, T>;
+static_assert(pack_accepted<only_rvalue>);
+static_assert(pack_accepted<only_nonconst>);
+static_assert(pack_accepted<not_mutable_lvalue>);
+static_assert(pack_refused<only_lvalue>);
+static_assert(pack_refused<throwing_index>);
+static_assert(noexcept(std::declval<const R2&>()(only_rvalue{1}, only_nonconst{2})) && noexcept(
+    std::declval<const S2&>()(only_rvalue{1}, only_nonconst{2})));
+
+template <class M, class A, class = void>
+struct has_subscript : std::false_type {};
+template <class M, class A>
+struct has_subscript<M, A, std::void_t<decltype(std::declval<const M&>()[std::declval<A>()])>>
+    : std::true_type {};
+
+template <class T>
+constexpr bool array_accepted = std::is_nothrow_constructible_v<E2d, const std::array<T, 2>&>&&
+    std::is_nothrow_constructible_v<S2, const E2s&, const std::array<T, 2>&>&& std::is_invocable_v<
+        const C2&, const std::array<T, 2>&>&& has_subscript<C2, const std::array<T, 2>&>::value&&
+        std::is_constructible_v<D2, const int*, const std::array<T, 2>&>;
+template <class T>
+constexpr bool array_refused = !std::is_constructible_v<E2d, const std::array<T, 2>&> &&
+                               !std::is_constructible_v<S2, const E2s&, const std::array<T, 2>&> &&
+                               !std::is_invocable_v<const C2&, const std::array<T, 2>&> &&
+                               !has_subscript<C2, const std::array<T, 2>&>::value &&
+                               !std::is_constructible_v<D2, const int*, const std::array<T, 2>&>;
+static_assert(array_accepted<not_mutable_lvalue>);
+static_assert(array_refused<only_rvalue>);
+static_assert(array_refused<only_nonconst>);
+static_assert(array_refused<only_lvalue>);
+static_assert(array_refused<throwing_index>);
+
+constexpr int grid[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+constexpr C2 cgrid(grid);
+static_assert(cgrid(only_rvalue{2}, only_nonconst{3}) == 11);
+static_assert(cgrid(not_mutable_lvalue{1}, only_rvalue{2}) == 6);
+static_assert(cgrid(std::array<not_mutable_lvalue, 2>{{{2}, {1}}}) == 9);
+static_assert(cgrid[std::array<not_mutable_lvalue, 2>{{{1}, {3}}}] == 7);
+#if defined(__cpp_multidimensional_subscript)
+static_assert(cgrid[only_rvalue{2}, only_nonconst{3}] == 11);
+#endif
+constexpr sh::mdspan<const int, sh::extents<int, 12>> line(grid);
+static_assert(line[only_rvalue{7}] == 7 && line[only_nonconst{8}] == 8 &&
+              line(only_rvalue{9}) == 9);
+static_assert(R2{}(only_rvalue{1}, only_nonconst{2}) == 6);
+static_assert(L2{}(only_rvalue{1}, only_nonconst{2}) == 7);
+static_assert(S2(E2s{}, std::array<not_mutable_lvalue, 2>{{{1}, {3}}})(only_rvalue{2},
+                                                                       only_nonconst{1}) == 5);
+static_assert(E2d(only_rvalue{3}, only_nonconst{4}).extent(0) == 3 &&
+              E2d(only_rvalue{3}, only_nonconst{4}).extent(1) == 4);
+static_assert(E3m(only_rvalue{7}).extent(1) == 7);
+static_assert(E2d(std::array<not_mutable_lvalue, 2>{{{5}, {6}}}).extent(1) == 6);
+static_assert(D2(grid, only_rvalue{4}, only_nonconst{3})(only_rvalue{3}, only_rvalue{2}) == 11);
+static_assert(D2(grid, std::array<not_mutable_lvalue, 2>{{{4}, {3}}}).extent(0) == 4);
+
+#if defined(__cpp_lib_span)
+// A std::span of non-const elements hands out non-const lvalues: the standard reads them through
+// std::as_const, so not_mutable_lvalue works there too.
+template <class T, std::size_t N>
+using span_t = std::span<T, N>;
+static_assert(std::is_nothrow_constructible_v<E2d, span_t<not_mutable_lvalue, 2>> &&
+              std::is_nothrow_constructible_v<S2, const E2s&, span_t<not_mutable_lvalue, 2>> &&
+              has_subscript<C2, span_t<not_mutable_lvalue, 2>>::value &&
+              std::is_constructible_v<D2, const int*, span_t<not_mutable_lvalue, 2>>);
+static_assert(!std::is_constructible_v<E2d, span_t<only_rvalue, 2>> &&
+              !std::is_constructible_v<S2, const E2s&, span_t<only_nonconst, 2>> &&
+              !has_subscript<C2, span_t<only_rvalue, 2>>::value &&
+              !std::is_constructible_v<D2, const int*, span_t<only_nonconst, 2>>);
+constexpr bool span_elements_read_as_const() {
+  std::array<not_mutable_lvalue, 2> ext{{{3}, {4}}}, strides{{{1}, {3}}}, idx{{{2}, {1}}};
+  const E2d e{span_t<not_mutable_lvalue, 2>(ext)};
+  const S2 m(E2s{}, span_t<not_mutable_lvalue, 2>(strides));
+  const D2 d(grid, span_t<not_mutable_lvalue, 2>(ext));
+  return e.extent(0) == 3 && e.extent(1) == 4 && m.stride(1) == 3 && d.extent(1) == 4 &&
+         cgrid[span_t<not_mutable_lvalue, 2>(idx)] == 9;
+}
+static_assert(span_elements_read_as_const());
+#endif
+
+// Point 4: the deduction guide mdspan(data_handle, mapping, accessor) takes the handle by value
+// (LWG 4511), so a volatile handle deduces; so do the pointer guides.
+using VP = float* volatile;
+static_assert(
+    std::is_same_v<decltype(sh::mdspan(std::declval<VP&>(), sh::layout_stride::mapping<E2d>(),
+                                       sh::default_accessor<float>())),
+                   sh::mdspan<float, E2d, sh::layout_stride>>);
+static_assert(
+    std::is_same_v<decltype(sh::mdspan(std::declval<VP&>(), sh::layout_left::mapping<E2s>(),
+                                       sh::default_accessor<float>())),
+                   sh::mdspan<float, E2s, sh::layout_left>>);
+static_assert(std::is_same_v<decltype(sh::mdspan(std::declval<VP&>(), 2, 3)),
+                             sh::mdspan<float, sh::dextents<size_t, 2>>>);
+static_assert(std::is_same_v<decltype(sh::mdspan(std::declval<VP&>())),
+                             sh::mdspan<float, sh::extents<size_t>>>);
+
+// Point 5: the Mandates. IndexType is a signed or unsigned integer type (the compile-fail tests
+// check that extents<char> and the like do not compile), and a layout mapping of all-static
+// extents needs their product representable as index_type (extents<signed char, 20, 20> does not
+// compile).
+static_assert(sh::detail::is_index_type_v<signed char> &&
+              sh::detail::is_index_type_v<unsigned char> && sh::detail::is_index_type_v<short> &&
+              sh::detail::is_index_type_v<int> && sh::detail::is_index_type_v<unsigned long> &&
+              sh::detail::is_index_type_v<long long> && sh::detail::is_index_type_v<size_t>);
+static_assert(!sh::detail::is_index_type_v<bool> && !sh::detail::is_index_type_v<char> &&
+              !sh::detail::is_index_type_v<wchar_t> && !sh::detail::is_index_type_v<char16_t> &&
+              !sh::detail::is_index_type_v<char32_t> && !sh::detail::is_index_type_v<const int> &&
+              !sh::detail::is_index_type_v<float> && !sh::detail::is_index_type_v<int&>);
+#if defined(__cpp_char8_t)
+static_assert(!sh::detail::is_index_type_v<char8_t>);
+#endif
+template <class E>
+constexpr bool fits = sh::detail::static_size_representable<E>();
+static_assert(!fits<sh::extents<signed char, 20, 20>>);
+static_assert(!fits<sh::extents<signed char, 64, 2>>);  // 128
+static_assert(fits<sh::extents<signed char, 127, 1>>);
+static_assert(fits<sh::extents<signed char, 20, sh::dynamic_extent>>);  // not all static
+static_assert(fits<sh::extents<signed char, 127, 127, 0>>);             // empty: size 0
+static_assert(fits<sh::extents<unsigned char, 255>> && !fits<sh::extents<unsigned char, 16, 16>>);
+static_assert(!fits<sh::extents<size_t, size_t{1} << 32, size_t{1} << 32>>);  // 2^64 wraps
+static_assert(fits<sh::extents<size_t, size_t{1} << 32, (size_t{1} << 32) - 1>>);
+static_assert(fits<E0>);
+// At the limit the mappings exist, with the size they must have.
+static_assert(sh::layout_right::mapping<sh::extents<signed char, 127, 1>>{}.required_span_size() ==
+              127);
+static_assert(
+    sh::layout_stride::mapping<sh::extents<unsigned char, 15, 17>>{}.required_span_size() == 255);
 
 }  // namespace
 

@@ -106,8 +106,9 @@ constexpr typename E::index_type extent_at(const E& e) noexcept {
 template <class IndexType, std::size_t... Extents>
 class extents
     : private detail::dynamic_extents_storage<IndexType, detail::count_dynamic<Extents...>> {
-  static_assert(std::is_integral_v<IndexType> && !std::is_same_v<IndexType, bool>,
-                "shmarray::extents<IndexType, ...>: IndexType must be an integer type (not bool)");
+  static_assert(detail::is_index_type_v<IndexType>,
+                "shmarray::extents<IndexType, ...>: IndexType must be a signed or unsigned integer "
+                "type (not bool, char, wchar_t, char8_t, char16_t, char32_t, nor cv-qualified)");
   static_assert(((Extents == dynamic_extent ||
                   static_cast<unsigned long long>(Extents) <= detail::max_of<IndexType>)&&...),
                 "shmarray::extents: every static extent must be representable as IndexType");
@@ -161,37 +162,38 @@ class extents
                                  (detail::is_index_like_v<OI, index_type> && ...),
                              int> = 0>
   constexpr explicit extents(OI... exts) noexcept {
-    const std::array<index_type, sizeof...(OI)> values{static_cast<index_type>(exts)...};
+    const std::array<index_type, sizeof...(OI)> values{static_cast<index_type>(std::move(exts))...};
     assign_from_array(values);
   }
 
-  /// From a std::array of the dynamic extents (implicit) or of all extents (explicit).
-  template <
-      class OI, std::size_t N,
-      std::enable_if_t<N == rank_dynamic() && detail::is_index_like_v<OI, index_type>, int> = 0>
+  /// From a std::array of the dynamic extents (implicit) or of all extents (explicit). The
+  /// elements are read as const lvalues (std::as_const), as the standard says.
+  template <class OI, std::size_t N,
+            std::enable_if_t<N == rank_dynamic() && detail::is_index_like_v<const OI&, index_type>,
+                             int> = 0>
   constexpr extents(const std::array<OI, N>& exts) noexcept {
     assign_from_array(exts);
   }
-  template <
-      class OI, std::size_t N,
-      std::enable_if_t<
-          N != rank_dynamic() && N == rank() && detail::is_index_like_v<OI, index_type>, int> = 0>
+  template <class OI, std::size_t N,
+            std::enable_if_t<N != rank_dynamic() && N == rank() &&
+                                 detail::is_index_like_v<const OI&, index_type>,
+                             int> = 0>
   constexpr explicit extents(const std::array<OI, N>& exts) noexcept {
     assign_from_array(exts);
   }
 
 #if defined(__cpp_lib_span)
   /// From a std::span of the dynamic extents (implicit) or of all extents (explicit).
-  template <
-      class OI, std::size_t N,
-      std::enable_if_t<N == rank_dynamic() && detail::is_index_like_v<OI, index_type>, int> = 0>
+  template <class OI, std::size_t N,
+            std::enable_if_t<N == rank_dynamic() && detail::is_index_like_v<const OI&, index_type>,
+                             int> = 0>
   constexpr extents(std::span<OI, N> exts) noexcept {
     assign_from_array(exts);
   }
-  template <
-      class OI, std::size_t N,
-      std::enable_if_t<
-          N != rank_dynamic() && N == rank() && detail::is_index_like_v<OI, index_type>, int> = 0>
+  template <class OI, std::size_t N,
+            std::enable_if_t<N != rank_dynamic() && N == rank() &&
+                                 detail::is_index_like_v<const OI&, index_type>,
+                             int> = 0>
   constexpr explicit extents(std::span<OI, N> exts) noexcept {
     assign_from_array(exts);
   }
@@ -265,7 +267,7 @@ class extents
     const std::size_t n = values.size();
     if (n == rank() && n != rank_dynamic()) {
       for (rank_type r = 0; r < n; ++r) {
-        const index_type v = static_cast<index_type>(values[r]);
+        const index_type v = static_cast<index_type>(std::as_const(values[r]));
         check_value(v, r);
         if constexpr (rank_dynamic() > 0) {
           if (statics_[r] == dynamic_extent) this->dynamic_values_[dynamic_index_[r]] = v;
@@ -273,7 +275,7 @@ class extents
       }
     } else {
       for (rank_type d = 0; d < n; ++d) {
-        const index_type v = static_cast<index_type>(values[d]);
+        const index_type v = static_cast<index_type>(std::as_const(values[d]));
         if constexpr (rank_dynamic() > 0) {
           check_value(v, dynamic_rank_of(d));
           this->dynamic_values_[d] = v;

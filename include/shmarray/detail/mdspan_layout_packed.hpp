@@ -24,6 +24,12 @@ class packed_mapping {
   static_assert(is_extents_v<Extents>,
                 "Layout::mapping<Extents>: Extents must be a "
                 "shmarray::extents");
+  static_assert(!std::is_same_v<Layout, layout_right> || static_size_representable<Extents>(),
+                "layout_right::mapping<Extents>: the extents are all static and their product is "
+                "not representable as index_type");
+  static_assert(!std::is_same_v<Layout, layout_left> || static_size_representable<Extents>(),
+                "layout_left::mapping<Extents>: the extents are all static and their product is "
+                "not representable as index_type");
   static constexpr bool right = std::is_same_v<Layout, layout_right>;
   using other_layout = std::conditional_t<right, layout_left, layout_right>;
   template <class E>
@@ -98,14 +104,14 @@ class packed_mapping {
   }
 
   /// C order: ((i0 * e1 + i1) * e2 + i2) ...; Fortran order: i0 + e0 * (i1 + e1 * (i2 + ...)).
-  /// Precondition: each index is in range.
+  /// Precondition: each index is in range. Each index is converted from std::move(idx).
   template <class... Indices, std::enable_if_t<sizeof...(Indices) == extents_type::rank() &&
                                                    (is_index_like_v<Indices, index_type> && ...),
                                                int> = 0>
   constexpr index_type operator()(Indices... idx) const noexcept {
     return static_cast<index_type>(
         offset(std::make_index_sequence<extents_type::rank()>{},
-               static_cast<std::size_t>(static_cast<index_type>(idx))...));
+               static_cast<std::size_t>(static_cast<index_type>(std::move(idx)))...));
   }
 
   static constexpr bool is_always_unique() noexcept { return true; }

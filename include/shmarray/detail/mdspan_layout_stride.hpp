@@ -53,6 +53,9 @@ template <class Extents>
 class layout_stride::mapping {
   static_assert(detail::is_extents_v<Extents>,
                 "layout_stride::mapping<Extents>: Extents must be a shmarray::extents");
+  static_assert(detail::static_size_representable<Extents>(),
+                "layout_stride::mapping<Extents>: the extents are all static and their product is "
+                "not representable as index_type");
 
  public:
   using extents_type = Extents;
@@ -71,14 +74,14 @@ class layout_stride::mapping {
   constexpr mapping(const mapping&) noexcept = default;
 
   /// Precondition: every stride > 0 (unless an extent is 0), the mapping is unique, and
-  /// required_span_size() fits.
-  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  /// required_span_size() fits. The strides are read as const lvalues (std::as_const).
+  template <class OI, std::enable_if_t<detail::is_index_like_v<const OI&, index_type>, int> = 0>
   constexpr mapping(const extents_type& e, const std::array<OI, rank_>& s) noexcept
       : extents_(e), strides_(cast_strides(s, std::make_index_sequence<rank_>{})) {
     check_strides();
   }
 #if defined(__cpp_lib_span)
-  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  template <class OI, std::enable_if_t<detail::is_index_like_v<const OI&, index_type>, int> = 0>
   constexpr mapping(const extents_type& e, std::span<OI, rank_> s) noexcept
       : extents_(e), strides_(cast_strides(s, std::make_index_sequence<rank_>{})) {
     check_strides();
@@ -121,7 +124,8 @@ class layout_stride::mapping {
     }
   }
 
-  /// Sum of index[r] * stride[r]. Precondition: each index is in range.
+  /// Sum of index[r] * stride[r]. Precondition: each index is in range. Each index is converted
+  /// from std::move(idx).
   template <class... Indices,
             std::enable_if_t<sizeof...(Indices) == rank_ &&
                                  (detail::is_index_like_v<Indices, index_type> && ...),
@@ -129,7 +133,7 @@ class layout_stride::mapping {
   constexpr index_type operator()(Indices... idx) const noexcept {
     return static_cast<index_type>(
         offset(std::make_index_sequence<rank_>{},
-               static_cast<std::size_t>(static_cast<index_type>(idx))...));
+               static_cast<std::size_t>(static_cast<index_type>(std::move(idx)))...));
   }
 
   static constexpr bool is_always_unique() noexcept {
@@ -163,8 +167,8 @@ class layout_stride::mapping {
     }
   }
 
-  /// Precondition: r < rank().
-  template <class E = extents_type, std::enable_if_t<(E::rank() > 0), int> = 0>
+  /// Precondition: r < rank(). Unconstrained, as the standard declares it (unlike layout_right's
+  /// and layout_left's, which need rank() > 0): for rank 0 it exists and cannot be called validly.
   constexpr index_type stride(rank_type r) const noexcept {
     return strides_[r];
   }
@@ -196,7 +200,7 @@ class layout_stride::mapping {
  private:
   template <class Array, std::size_t... R>
   static constexpr strides_type cast_strides(const Array& s, std::index_sequence<R...>) noexcept {
-    return strides_type{{static_cast<index_type>(s[R])...}};
+    return strides_type{{static_cast<index_type>(std::as_const(s[R]))...}};
   }
 
   template <class SM>

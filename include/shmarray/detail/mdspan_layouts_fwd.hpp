@@ -58,5 +58,24 @@ struct is_layout_mapping_alike<
 template <class M>
 inline constexpr bool is_layout_mapping_alike_v = is_layout_mapping_alike<M>::value;
 
+/// The Mandates of every standard layout: when all extents of E are static, the size of its index
+/// space (their product) is representable as E::index_type. Computed without overflow.
+template <class E>
+constexpr bool static_size_representable() noexcept {
+  if constexpr (E::rank_dynamic() != 0) {
+    return true;
+  } else {
+    for (std::size_t r = 0; r < E::rank(); ++r)
+      if (E::static_extent(r) == 0) return true;
+    unsigned long long size = 1;
+    for (std::size_t r = 0; r < E::rank(); ++r) {
+      const unsigned long long e = E::static_extent(r);
+      if (size > max_of<typename E::index_type> / e) return false;
+      size *= e;
+    }
+    return true;
+  }
+}
+
 }  // namespace detail
 }  // namespace shmarray

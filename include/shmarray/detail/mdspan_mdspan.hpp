@@ -77,12 +77,14 @@ class mdspan {
                                               std::is_default_constructible_v<AccessorPolicy>,
                                           int> = 0>
   constexpr explicit mdspan(data_handle_type p, OI... exts)
-      : ptr_(std::move(p)), map_(extents_type(static_cast<index_type>(exts)...)), acc_() {}
+      : ptr_(std::move(p)),
+        map_(extents_type(static_cast<index_type>(std::move(exts))...)),
+        acc_() {}
 
   /// p and a std::array of the dynamic extents (implicit) or of all extents (explicit).
   template <class OI, std::size_t N,
             std::enable_if_t<N == extents_type::rank_dynamic() &&
-                                 detail::is_index_like_v<OI, index_type> &&
+                                 detail::is_index_like_v<const OI&, index_type> &&
                                  std::is_constructible_v<mapping_type, extents_type> &&
                                  std::is_default_constructible_v<AccessorPolicy>,
                              int> = 0>
@@ -90,7 +92,7 @@ class mdspan {
       : ptr_(std::move(p)), map_(extents_type(exts)), acc_() {}
   template <class OI, std::size_t N,
             std::enable_if_t<N != extents_type::rank_dynamic() && N == extents_type::rank() &&
-                                 detail::is_index_like_v<OI, index_type> &&
+                                 detail::is_index_like_v<const OI&, index_type> &&
                                  std::is_constructible_v<mapping_type, extents_type> &&
                                  std::is_default_constructible_v<AccessorPolicy>,
                              int> = 0>
@@ -100,7 +102,7 @@ class mdspan {
 #if defined(__cpp_lib_span)
   template <class OI, std::size_t N,
             std::enable_if_t<N == extents_type::rank_dynamic() &&
-                                 detail::is_index_like_v<OI, index_type> &&
+                                 detail::is_index_like_v<const OI&, index_type> &&
                                  std::is_constructible_v<mapping_type, extents_type> &&
                                  std::is_default_constructible_v<AccessorPolicy>,
                              int> = 0>
@@ -108,7 +110,7 @@ class mdspan {
       : ptr_(std::move(p)), map_(extents_type(exts)), acc_() {}
   template <class OI, std::size_t N,
             std::enable_if_t<N != extents_type::rank_dynamic() && N == extents_type::rank() &&
-                                 detail::is_index_like_v<OI, index_type> &&
+                                 detail::is_index_like_v<const OI&, index_type> &&
                                  std::is_constructible_v<mapping_type, extents_type> &&
                                  std::is_default_constructible_v<AccessorPolicy>,
                              int> = 0>
@@ -164,18 +166,16 @@ class mdspan {
 
   // --- element access -------------------------------------------------------------------------
 
-  /// m(i, j, k): exactly rank() integer indices. With bounds checks on, throws std::out_of_range
-  /// naming the index, the extent and the dimension; otherwise plain arithmetic.
+  /// m(i, j, k): exactly rank() indices, each converted from std::move(i) (an index type may be
+  /// convertible only as an rvalue). With bounds checks on, throws std::out_of_range naming the
+  /// index, the extent and the dimension; otherwise plain arithmetic.
   template <class... OI, std::enable_if_t<index_pack_ok<OI...>, int> = 0>
   constexpr reference operator()(OI... indices) const {
-    if constexpr (detail::bounds_check_enabled) {
-      check_indices(std::make_index_sequence<extents_type::rank()>{}, indices...);
-    }
-    return acc_.access(ptr_, static_cast<std::size_t>(map_(static_cast<index_type>(indices)...)));
+    return access_at(detail::index_cast<index_type>(std::move(indices))...);
   }
 
-  /// m(std::array{i, j, k}).
-  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  /// m(std::array{i, j, k}): the elements are read as const lvalues, as the standard says.
+  template <class OI, std::enable_if_t<detail::is_index_like_v<const OI&, index_type>, int> = 0>
   constexpr reference operator()(const std::array<OI, extents_type::rank()>& indices) const {
     return index_array(indices, std::make_index_sequence<extents_type::rank()>{});
   }
@@ -184,23 +184,23 @@ class mdspan {
   /// m[i, j, k] (C++23 multidimensional subscript).
   template <class... OI, std::enable_if_t<index_pack_ok<OI...>, int> = 0>
   constexpr reference operator[](OI... indices) const {
-    return (*this)(indices...);
+    return access_at(detail::index_cast<index_type>(std::move(indices))...);
   }
 #else
   /// m[i] for rank 1.
   template <class OI, std::enable_if_t<index_pack_ok<OI>, int> = 0>
   constexpr reference operator[](OI index) const {
-    return (*this)(index);
+    return access_at(detail::index_cast<index_type>(std::move(index)));
   }
 #endif
 
   /// m[std::array{i, j, k}], as std::mdspan.
-  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  template <class OI, std::enable_if_t<detail::is_index_like_v<const OI&, index_type>, int> = 0>
   constexpr reference operator[](const std::array<OI, extents_type::rank()>& indices) const {
     return index_array(indices, std::make_index_sequence<extents_type::rank()>{});
   }
 #if defined(__cpp_lib_span)
-  template <class OI, std::enable_if_t<detail::is_index_like_v<OI, index_type>, int> = 0>
+  template <class OI, std::enable_if_t<detail::is_index_like_v<const OI&, index_type>, int> = 0>
   constexpr reference operator[](std::span<OI, extents_type::rank()> indices) const {
     return index_array(indices, std::make_index_sequence<extents_type::rank()>{});
   }
@@ -239,13 +239,14 @@ class mdspan {
     return acc_;
   }
 
-  static constexpr bool is_always_unique() {
+  /// noexcept, as LWG 4021 declares them (the mapping's are constant expressions).
+  static constexpr bool is_always_unique() noexcept {
     return mapping_type::is_always_unique();
   }
-  static constexpr bool is_always_exhaustive() {
+  static constexpr bool is_always_exhaustive() noexcept {
     return mapping_type::is_always_exhaustive();
   }
-  static constexpr bool is_always_strided() {
+  static constexpr bool is_always_strided() noexcept {
     return mapping_type::is_always_strided();
   }
 
@@ -272,30 +273,30 @@ class mdspan {
                   "mdspan converting constructor: the extents do not convert");
   }
 
-  template <std::size_t... R, class... OI>
-  static constexpr void check_indices_impl(const extents_type& e, std::index_sequence<R...>,
-                                           OI... i) {
-    (check_one(i, static_cast<std::size_t>(e.extent(R)), R), ...);
+  /// The element at integer indices i (each the result of index_cast, so an integer keeps its
+  /// value for the bounds check), checked when bounds checks are on.
+  template <class... I>
+  constexpr reference access_at(I... i) const {
+    if constexpr (detail::bounds_check_enabled) {
+      check_indices(std::make_index_sequence<extents_type::rank()>{}, i...);
+    }
+    return acc_.access(ptr_, static_cast<std::size_t>(map_(static_cast<index_type>(i)...)));
   }
-  template <std::size_t... R, class... OI>
-  constexpr void check_indices(std::index_sequence<R...> seq, OI... i) const {
-    check_indices_impl(extents(), seq, i...);
+
+  template <std::size_t... R, class... I>
+  constexpr void check_indices(std::index_sequence<R...>, I... i) const {
+    const extents_type& e = extents();
+    (check_one(i, static_cast<std::size_t>(e.extent(R)), R), ...);
   }
   template <class I>
   static constexpr void check_one(I i, std::size_t extent, std::size_t r) {
-    if constexpr (std::is_integral_v<I>) {
-      if (!detail::index_in_range(i, extent))
-        detail::throw_index_out_of_range(detail::index_to_string(i), extent, r, rank());
-    } else {
-      const index_type v = static_cast<index_type>(i);
-      if (!detail::index_in_range(v, extent))
-        detail::throw_index_out_of_range(detail::index_to_string(v), extent, r, rank());
-    }
+    if (!detail::index_in_range(i, extent))
+      detail::throw_index_out_of_range(detail::index_to_string(i), extent, r, rank());
   }
 
   template <class Array, std::size_t... R>
   constexpr reference index_array(const Array& indices, std::index_sequence<R...>) const {
-    return (*this)(static_cast<index_type>(std::as_const(indices[R]))...);
+    return access_at(detail::index_cast<index_type>(std::as_const(indices[R]))...);
   }
 
   data_handle_type ptr_{};
@@ -339,8 +340,9 @@ template <class ElementType, class MappingType,
 mdspan(ElementType*, const MappingType&)
     -> mdspan<ElementType, typename MappingType::extents_type, typename MappingType::layout_type>;
 
+/// The handle by value (LWG 4511), so that a float* volatile handle deduces too.
 template <class MappingType, class AccessorType>
-mdspan(const typename AccessorType::data_handle_type&, const MappingType&, const AccessorType&)
+mdspan(typename AccessorType::data_handle_type, const MappingType&, const AccessorType&)
     -> mdspan<typename AccessorType::element_type, typename MappingType::extents_type,
               typename MappingType::layout_type, AccessorType>;
 

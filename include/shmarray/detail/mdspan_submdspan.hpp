@@ -91,8 +91,8 @@ template <class T, class I, class = void>
 struct is_index_pair_like : std::false_type {};
 template <class T, class I>
 struct is_index_pair_like<T, I, std::enable_if_t<std::tuple_size<T>::value == 2>>
-    : std::bool_constant<is_index_like_v<std::tuple_element_t<0, T>, I> &&
-                         is_index_like_v<std::tuple_element_t<1, T>, I>> {};
+    : std::bool_constant<is_index_like_v<const std::tuple_element_t<0, T>&, I> &&
+                         is_index_like_v<const std::tuple_element_t<1, T>&, I>> {};
 
 enum class slice_kind { index, full, pair, strided, invalid };
 
@@ -104,7 +104,7 @@ constexpr slice_kind kind_of() noexcept {
     return slice_kind::full;
   } else if constexpr (is_index_pair_like<S, I>::value) {
     return slice_kind::pair;
-  } else if constexpr (is_index_like_v<S, I>) {
+  } else if constexpr (is_index_like_v<const S&, I>) {
     return slice_kind::index;
   } else {
     return slice_kind::invalid;
