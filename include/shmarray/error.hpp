@@ -23,6 +23,7 @@ enum class errc : int {
   closed,                // the handle is closed (or moved from)
   worker_failed,         // a process_pool task threw or its worker died
   system_error,          // any other OS failure (the message names the call and errno)
+  unsupported,           // the segment lacks the feature (no sync block: an older or raw segment)
 };
 
 namespace detail {
@@ -44,6 +45,7 @@ class errc_category_impl final : public std::error_category {
       case errc::closed: return "handle is closed";
       case errc::worker_failed: return "worker failed";
       case errc::system_error: return "system error";
+      case errc::unsupported: return "not supported by this segment";
     }
     return "unknown shmarray error";
   }

@@ -43,10 +43,11 @@ namespace detail {
 
 namespace bip = boost::interprocess;
 
-/// The shmarray control block, at align_up(data end, 64): 64 bytes, native byte order.
+/// The shmarray control block, at align_up(data end, 64): 64 bytes, native byte order. From
+/// version 2 on, the segment's 192-byte sync block follows it (sync.hpp).
 struct trailer {
   char magic[8];                // "SHMARRAY"
-  std::uint32_t version;        // trailer format version (1)
+  std::uint32_t version;        // trailer format version (2; 1: no sync block)
   std::uint32_t flags;          // reserved (0)
   std::uint64_t creator_pid;    // the process that created the segment
   std::uint64_t creator_start;  // its start time (clock ticks since boot, /proc/<pid>/stat)
@@ -57,7 +58,7 @@ struct trailer {
 };
 static_assert(sizeof(trailer) == 64, "the trailer is 64 bytes");
 inline constexpr char trailer_magic[8] = {'S', 'H', 'M', 'A', 'R', 'R', 'A', 'Y'};
-inline constexpr std::uint32_t trailer_version = 1;
+inline constexpr std::uint32_t trailer_version = 2;
 /// Trailer flag: the segment is meant to outlive its creator (shared_array::persist(), the tool's
 /// load); `shmarray gc` keeps it even when the creator is dead.
 inline constexpr std::uint32_t trailer_flag_detached = 1u;

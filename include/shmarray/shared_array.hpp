@@ -28,6 +28,7 @@
 #include "npy.hpp"
 #include "npy_file.hpp"
 #include "segment.hpp"
+#include "sync.hpp"
 
 namespace shmarray {
 
@@ -235,6 +236,7 @@ class shared_array {
     std::swap(size_, o.size_);
     std::swap(fortran_, o.fortran_);
     mgr_.swap(o.mgr_);
+    std::swap(sync_, o.sync_);
   }
   friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
 
@@ -433,7 +435,8 @@ class shared_array {
   /// True for the handle that created the segment (also when a manager will unlink it).
   bool owner() const noexcept { return seg_.owner(); }
   bool is_open() const noexcept { return seg_.is_open(); }
-  /// The whole mapped segment: header, data and trailer (what np.load sees).
+  /// The whole mapped segment: header, data, trailer and sync block (np.load reads the first
+  /// two).
   std::size_t segment_size() const noexcept { return seg_.size(); }
 
   /// Lets the segment outlive this handle and its process: close() no longer unlinks it, and the
@@ -455,6 +458,92 @@ class shared_array {
     std::memcpy(base + at, &t, sizeof t);
   }
 
+  // ---- Change notification, the lock, snapshots (sync.hpp) ----------------------------------
+  // Segments of format version 2 (made by this version, by fork or by name) carry a sync block.
+  // Older segments, raw segments, plain .npy files and attach_unsafe handles have none: these
+  // members then throw errc::unsupported. Read-only handles (shared_array<const U>) read the
+  // generation, wait for changes and take snapshots, but cannot notify, lock or update (a compile
+  // error): all three write to the block, which they map PROT_READ -- and a reader that could take
+  // the lock could stall the writer, which a snapshot never does.
+
+  /// True when the segment has a generation counter and a lock.
+  bool has_sync() const noexcept { return sync_ != nullptr; }
+  /// The number of updates and notifications so far (0 for a new segment).
+  std::uint64_t generation() const {
+    return detail::sync_ops::generation(sync_or_throw_("generation"));
+  }
+  /// Bumps the generation (release ordering: stores before it are visible to whoever sees the
+  /// new value) and wakes every waiting process. Returns the new generation.
+  std::uint64_t notify() {
+    static_assert(!read_only, "notify: a read-only handle cannot change the generation");
+    return detail::sync_ops::notify(sync_or_throw_("notify"));
+  }
+  /// Sleeps (a futex: no CPU) until the generation is no longer `seen`; returns it, or nullopt
+  /// when `timeout` passes first. Any timeout works; the default waits forever.
+  std::optional<std::uint64_t> wait_changed(
+      std::uint64_t seen, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) const {
+    return detail::sync_ops::wait_changed(sync_or_throw_("wait_changed"), seen,
+                                          detail::deadline_after(timeout));
+  }
+
+  /// The segment's robust, process-shared lock (Lockable: std::unique_lock, std::scoped_lock). A
+  /// holder that dies never blocks the others: the next locker gets the lock, and
+  /// lock_recovered() then tells it the data may be half-updated. Relocking from the holding
+  /// thread throws invalid_argument (it would deadlock).
+  void lock() {
+    static_assert(!read_only, "lock: a read-only handle cannot take the lock (it maps it read-only)");
+    detail::robust_mutex::lock(&sync_or_throw_("lock")->lock, name());
+  }
+  bool try_lock() {
+    static_assert(!read_only, "try_lock: a read-only handle cannot take the lock");
+    return detail::robust_mutex::try_lock(&sync_or_throw_("try_lock")->lock, name());
+  }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
+    static_assert(!read_only, "try_lock_for: a read-only handle cannot take the lock");
+    return detail::robust_mutex::try_lock_until(
+        &sync_or_throw_("try_lock_for")->lock,
+        detail::deadline_after(std::chrono::duration_cast<std::chrono::nanoseconds>(d)), name());
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
+    return try_lock_for(t - Clock::now());
+  }
+  /// Releases the lock; throws invalid_argument when this thread does not hold it.
+  void unlock() {
+    static_assert(!read_only, "unlock: a read-only handle cannot hold the lock");
+    detail::robust_mutex::unlock(&sync_or_throw_("unlock")->lock, name());
+  }
+  /// For the lock's holder: true when it took the lock from a holder that died holding it.
+  bool lock_recovered() const { return sync_or_throw_("lock_recovered")->lock.recovered != 0; }
+
+  /// Starts an update that snapshot() readers never see half-done: takes the lock, and when the
+  /// scope ends publishes the next generation and wakes waiters. Write the data in between.
+  update_scope update() {
+    static_assert(!read_only, "update: a read-only handle cannot write");
+    return update_scope(sync_or_throw_("update"), name());
+  }
+  /// Runs `read()` (which reads this array's data) until a run overlapped no update() and returns
+  /// the generation it read, nullopt if `timeout` passed first. `read` must only copy or
+  /// accumulate: runs that overlapped an update see torn data and are thrown away. Never blocks a
+  /// writer. `retries`, when given, counts the runs thrown away.
+  template <class F>
+  std::optional<std::uint64_t> read_consistent(
+      F&& read, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max(),
+      std::uint64_t* retries = nullptr) const {
+    return detail::sync_ops::read_consistent(sync_or_throw_("read_consistent"),
+                                             std::forward<F>(read), detail::deadline_after(timeout),
+                                             retries);
+  }
+  /// Copies the whole array (size() elements) to `dst` as one update left it; returns that
+  /// update's generation, nullopt if `timeout` passed first (e.g. a writer died mid-update and
+  /// nobody has written since).
+  std::optional<std::uint64_t> snapshot(value_type* dst,
+                                        std::chrono::nanoseconds timeout = std::chrono::seconds(10),
+                                        std::uint64_t* retries = nullptr) const {
+    return read_consistent([&] { std::memcpy(dst, data_, nbytes()); }, timeout, retries);
+  }
+
   /// Removes the segment's name now and keeps the mapping (Python's unlink()): other processes
   /// can no longer attach, the ones attached keep their views, the memory goes when the last
   /// mapping does. Only an owner, and only in the process that created the segment, unlinks (a
@@ -474,6 +563,7 @@ class shared_array {
     if (mgr_) mgr_->release(seg_.name());
     mgr_.reset();
     seg_.close();
+    sync_ = nullptr;
     data_ = nullptr;
     shape_.clear();
     size_ = 0;
@@ -483,6 +573,19 @@ class shared_array {
  private:
   template <class>
   friend class shared_array;
+
+  detail::sync_block* sync_or_throw_(const char* op) const {
+    if (!sync_) {
+      if (!is_open())
+        detail::throw_error(errc::closed, std::string(op) + ": the shared_array is closed");
+      detail::throw_error(errc::unsupported,
+                          std::string(op) + " '" + name() +
+                              "': the segment has no generation counter or lock (made by an "
+                              "older shmarray, a raw or plain .npy segment, or attached with "
+                              "attach_unsafe); recreate it with this version");
+    }
+    return sync_;
+  }
 
   static void check_shape_(std::string_view op, std::string_view name, const shape_type& shape) {
     if (shape.size() > npy::max_rank)
@@ -508,7 +611,7 @@ class shared_array {
       detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
                                                       "': the array is too large for memory");
     p.trailer_at = detail::align_up(end, 64);
-    p.total = p.trailer_at + sizeof(detail::trailer);
+    p.total = sync_block_offset(p.trailer_at) + sizeof(detail::sync_block);
     return p;
   }
 
@@ -526,6 +629,8 @@ class shared_array {
     t.data_offset = plan.header.size();
     t.data_bytes = plan.nbytes;
     std::memcpy(base + plan.trailer_at, &t, sizeof t);
+    sync_ = reinterpret_cast<detail::sync_block*>(base + sync_block_offset(plan.trailer_at));
+    detail::sync_ops::init(sync_, seg_.name());
     set_view_(plan.header.size(), std::move(shape), fortran);
   }
 
@@ -764,6 +869,7 @@ class shared_array {
     // The trailer, when present, must agree (a NumPy-written .npy copied here has none): a
     // trailer that contradicts the header means a corrupt segment. It is also what tells struct
     // (|V) types apart. For small arrays it came with the header's read.
+    std::size_t sync_at = 0;
     {
       const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
       detail::trailer t;
@@ -777,6 +883,14 @@ class shared_array {
         }
       }
       if (have && std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
+        if (t.version >= sync_format_version) {
+          sync_at = sync_block_offset(tat);
+          if (size < sync_at + sizeof(detail::sync_block))
+            detail::throw_error(errc::bad_format,
+                                what() + ": the trailer (version " + std::to_string(t.version) +
+                                    ") promises a sync block at " + std::to_string(sync_at) +
+                                    ", but the segment ends at " + std::to_string(size));
+        }
         if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset ||
             t.data_bytes != nbytes)
           detail::throw_error(errc::bad_format,
@@ -798,6 +912,9 @@ class shared_array {
                                                     npy::shape_string(*expected));
     a.seg_.drop_fd();
     a.set_view_(h.data_offset, std::move(h.shape), h.fortran_order);
+    if (sync_at)
+      a.sync_ = reinterpret_cast<detail::sync_block*>(static_cast<unsigned char*>(a.seg_.base()) +
+                                                      sync_at);
     return a;
   }
 
@@ -844,6 +961,7 @@ class shared_array {
   std::size_t size_ = 0;
   bool fortran_ = false;
   std::shared_ptr<detail::manager_state> mgr_;  // the manager of a managed owner, until released
+  detail::sync_block* sync_ = nullptr;  // in the segment, after the trailer; null without one
 };
 
 }  // namespace shmarray

@@ -10,4 +10,5 @@
 #include "process_pool.hpp"
 #include "segment.hpp"
 #include "shared_array.hpp"
+#include "sync.hpp"
 #include "version.hpp"

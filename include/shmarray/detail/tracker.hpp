@@ -38,6 +38,7 @@
 
 #include "../error.hpp"
 #include "../segment.hpp"
+#include "sync_block.hpp"
 
 namespace shmarray {
 namespace detail {
@@ -182,10 +183,14 @@ inline bool tracker_may_unlink(int dir, const char* name, std::uint64_t owner,
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
       st.st_size >= static_cast<off_t>(sizeof(trailer))) {
+    // Version 1 ends with the trailer; version 2 with the sync block that follows it.
     trailer t{};
-    if (::pread(fd, &t, sizeof t, st.st_size - static_cast<off_t>(sizeof t)) ==
-            static_cast<ssize_t>(sizeof t) &&
-        std::memcmp(t.magic, trailer_magic, sizeof t.magic) == 0) {
+    auto trailer_at = [&](off_t at) {
+      return at >= 0 && ::pread(fd, &t, sizeof t, at) == static_cast<ssize_t>(sizeof t) &&
+             std::memcmp(t.magic, trailer_magic, sizeof t.magic) == 0;
+    };
+    const off_t end = st.st_size - static_cast<off_t>(sizeof t);
+    if (trailer_at(end) || trailer_at(end - static_cast<off_t>(sizeof(sync_block)))) {
       if (t.creator_pid != owner) ok = false;
       if (t.creator_start != 0 && owner_start != 0 && t.creator_start != owner_start) ok = false;
     }
