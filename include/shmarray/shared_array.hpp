@@ -481,7 +481,8 @@ class shared_array {
   /// Sleeps (a futex: no CPU) until the generation is no longer `seen`; returns it, or nullopt
   /// when `timeout` passes first. Any timeout works; the default waits forever.
   std::optional<std::uint64_t> wait_changed(
-      std::uint64_t seen, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) const {
+      std::uint64_t seen,
+      std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) const {
     return detail::sync_ops::wait_changed(sync_or_throw_("wait_changed"), seen,
                                           detail::deadline_after(timeout));
   }
@@ -491,7 +492,8 @@ class shared_array {
   /// lock_recovered() then tells it the data may be half-updated. Relocking from the holding
   /// thread throws invalid_argument (it would deadlock).
   void lock() {
-    static_assert(!read_only, "lock: a read-only handle cannot take the lock (it maps it read-only)");
+    static_assert(!read_only,
+                  "lock: a read-only handle cannot take the lock (it maps it read-only)");
     detail::robust_mutex::lock(&sync_or_throw_("lock")->lock, name());
   }
   bool try_lock() {

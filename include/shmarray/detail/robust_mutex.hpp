@@ -36,11 +36,11 @@ static_assert(sizeof(robust_mutex_storage) == 128, "the robust mutex is two cach
 
 /// What `shmarray info` shows about a lock, read without touching it.
 struct lock_state {
-  bool held = false;         // the mutex word names a holding thread
-  bool owner_died = false;   // the last holder died holding it: the next locker will be told
-  std::uint32_t tid = 0;     // the holding thread (from the mutex word)
-  std::uint64_t pid = 0;     // the holding process (0 if it has not recorded itself yet)
-  std::uint64_t start = 0;   // its start time
+  bool held = false;        // the mutex word names a holding thread
+  bool owner_died = false;  // the last holder died holding it: the next locker will be told
+  std::uint32_t tid = 0;    // the holding thread (from the mutex word)
+  std::uint64_t pid = 0;    // the holding process (0 if it has not recorded itself yet)
+  std::uint64_t start = 0;  // its start time
   std::uint64_t recoveries = 0;
 };
 
@@ -88,9 +88,9 @@ class robust_mutex {
     s->holder_tid = 0;
     const int rc = ::pthread_mutex_unlock(&s->mutex);
     if (rc != 0)
-      throw_error(errc::invalid_argument, "unlock '" + std::string(name) +
-                                              "': this thread does not hold the lock (" +
-                                              std::strerror(rc) + ")",
+      throw_error(errc::invalid_argument,
+                  "unlock '" + std::string(name) + "': this thread does not hold the lock (" +
+                      std::strerror(rc) + ")",
                   rc);
   }
 
@@ -99,8 +99,8 @@ class robust_mutex {
   /// FUTEX_OWNER_DIED once the kernel released it for a dead holder, FUTEX_WAITERS.
   static lock_state state(const robust_mutex_storage* s) noexcept {
     lock_state st;
-    std::uint32_t word = __atomic_load_n(reinterpret_cast<const std::uint32_t*>(&s->mutex),
-                                         __ATOMIC_ACQUIRE);
+    std::uint32_t word =
+        __atomic_load_n(reinterpret_cast<const std::uint32_t*>(&s->mutex), __ATOMIC_ACQUIRE);
     st.tid = word & 0x3fffffffu;  // FUTEX_TID_MASK
     st.held = st.tid != 0;
     st.owner_died = (word & 0x40000000u) != 0;  // FUTEX_OWNER_DIED
@@ -121,9 +121,9 @@ class robust_mutex {
     } else if (rc == 0) {
       s->recovered = 0;
     } else if (rc == EDEADLK) {
-      throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
-                                              "': this thread holds the lock already",
-                  rc);
+      throw_error(
+          errc::invalid_argument,
+          std::string(op) + " '" + std::string(name) + "': this thread holds the lock already", rc);
     } else {
       throw_error(errc::system_error,
                   std::string(op) + " '" + std::string(name) + "': " + std::strerror(rc) +
