@@ -303,7 +303,7 @@ TEST_CASE("ls and info describe segments made by the test", "[tool][ls][info]") 
   REQUIRE(info.code == 0);
   for (const std::string& want : std::vector<std::string>{
            "'<f8' (float64), 8 bytes per element", "(3, 4), 12 elements", "C (row-major)",
-           "NPY format 1.0", "SHMARRAY, version 1", "pid " + pid + ", started at tick", ": alive",
+           "NPY format 1.0", "SHMARRAY, version 2", "pid " + pid + ", started at tick", ": alive",
            "data offset:  128", "data bytes:   96",
            "[0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.5, 12.0, 13.5, ...] (first 10 of 12",
            "mode 0600"})
@@ -351,7 +351,7 @@ TEST_CASE("ls and info describe segments made by the test", "[tool][ls][info]") 
       "assert h == {'format_version': '1.0', 'descr': '<i4', 'shape': [2, 3],\n"
       "             'fortran_order': True, 'data_offset': 128, 'item_size': 4,\n"
       "             'data_bytes': 24}, h\n"
-      "assert t['magic'] == 'SHMARRAY' and t['version'] == 1 and t['flags'] == 0, t\n"
+      "assert t['magic'] == 'SHMARRAY' and t['version'] == 2 and t['flags'] == 0, t\n"
       "assert t['creator_pid'] == int(sys.argv[4]) and t['creator'] == 'alive', t\n"
       "assert t['creator_start'] > 0 and t['offset'] == 192, t\n"
       "assert t['elem_size'] == 4 and t['data_offset'] == 128 and t['data_bytes'] == 24, t\n"
@@ -363,6 +363,78 @@ TEST_CASE("ls and info describe segments made by the test", "[tool][ls][info]") 
       {ij.out, zj.out, n2, pid});
   INFO(st.out);
   CHECK(st.ok());
+}
+
+TEST_CASE("info shows the generation and the lock: free, held by a live process, dead holder",
+          "[tool][info][sync][fork]") {
+  REQUIRE_TOOL();
+  const std::string n = unique_name("sync");
+  auto a = shared_array<std::int32_t>::allocate({4}, {n});
+  for (int i = 0; i < 3; ++i) a.notify();
+  result free = tool({"info", n});
+  INFO(free.out << free.err);
+  REQUIRE(free.code == 0);
+  CHECK(free.out.find("generation:   3\n") != std::string::npos);
+  CHECK(free.out.find("lock:         free\n") != std::string::npos);
+
+  // A child takes the lock and says so; info sees it held by that live process.
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  std::fflush(nullptr);
+  pid_t holder = ::fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    shmtest::reset_fatal_signals();
+    try {
+      auto b = shared_array<std::int32_t>::attach(n);
+      b.lock();
+      char c = 'l';
+      if (::write(fds[1], &c, 1) != 1) ::_exit(2);
+      for (;;) ::pause();
+    } catch (...) {
+      ::_exit(3);
+    }
+  }
+  ::close(fds[1]);
+  pollfd p{fds[0], POLLIN, 0};
+  char c = 0;
+  const bool locked = ::poll(&p, 1, 30000) == 1 && ::read(fds[0], &c, 1) == 1 && c == 'l';
+  ::close(fds[0]);
+  if (!locked) ::kill(holder, SIGKILL);
+  REQUIRE(locked);
+  const std::string hp = std::to_string(holder);
+  result held = tool({"info", n});
+  INFO(held.out << held.err);
+  CHECK(held.out.find("lock:         held (by pid " + hp + ", thread " + hp + ": alive)") !=
+        std::string::npos);
+  result hj = tool({"info", "--json", n});
+  CHECK(hj.out.find("\"lock\": {\"held\": true, \"holder_pid\": " + hp) != std::string::npos);
+
+  // Killed holding it: free, and the next locker will be told.
+  ::kill(holder, SIGKILL);
+  REQUIRE(shmtest::wait_child(holder, std::chrono::seconds(30)).signal == SIGKILL);
+  result dead = tool({"info", n});
+  INFO(dead.out << dead.err);
+  CHECK(dead.out.find("lock:         free; its last holder (pid " + hp +
+                      ") died holding it: the next locker is told") != std::string::npos);
+  a.lock();
+  CHECK(a.lock_recovered());
+  a.unlock();
+  CHECK(tool({"info", n}).out.find("lock:         free; taken from a dead holder 1 time\n") !=
+        std::string::npos);
+  if (shmtest::python_has_numpy()) {
+    auto st = python(
+        "import json, sys\n"
+        "d = json.loads(sys.argv[1])['sync']\n"
+        "assert d['generation'] == 3 and d['updating'] is False, d\n"
+        "assert d['offset'] == 192 + 64, d\n"
+        "l = d['lock']\n"
+        "assert l['held'] is False and l['owner_died'] is False and l['recoveries'] == 1, l\n"
+        "print('ok')\n",
+        {tool({"info", "--json", n}).out});
+    INFO(st.out);
+    CHECK(st.ok());
+  }
 }
 
 TEST_CASE("unpublished segments, and a reused pid is not the creator", "[tool][ls][gc]") {

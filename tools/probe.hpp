@@ -22,6 +22,7 @@
 #include <shmarray/npy.hpp>
 #include <shmarray/npy_file.hpp>
 #include <shmarray/segment.hpp>
+#include <shmarray/sync.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -145,6 +146,9 @@ struct probe {
   bool has_trailer = false;
   std::size_t trailer_at = 0;
   sa::detail::trailer tr{};
+  bool has_sync = false;          // trailer version 2 or later: a sync block follows the trailer
+  std::size_t sync_at = 0;        // its offset (the generation counter is its first 8 bytes)
+  sa::detail::sync_block sync{};  // a copy read with pread: a moment's state, never locked
   unique_fd fd;  // open read-only while the probe lives (save reads the data through it)
 
   bool is_shmarray() const noexcept { return k == kind::shmarray || k == kind::unpublished; }
@@ -276,6 +280,10 @@ inline probe probe_file(const std::string& op, const std::string& dir, const std
       return p;
     }
     p.has_trailer = true;
+    p.sync_at = sa::sync_block_offset(p.trailer_at);
+    p.has_sync = p.tr.version >= sa::sync_format_version &&
+                 size >= p.sync_at + sizeof(sa::detail::sync_block) &&
+                 pread_exact(p.fd.get(), &p.sync, sizeof p.sync, p.sync_at);
   }
   if (p.has_trailer)
     p.k = p.byte0 == 0x93 ? kind::shmarray : kind::unpublished;

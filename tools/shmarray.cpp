@@ -387,6 +387,38 @@ void cmd_ls(const parsed& a, output& o) {
     o.out += table(rows);
 }
 
+/// What info says about a segment's lock: held or free, and whether its holder still runs (by
+/// pid and start time, like the creator). Read from a copy of the sync block, never by locking.
+struct lock_report {
+  sa::detail::lock_state st;
+  liveness holder = liveness::unknown;  // of st.pid; `unknown` when no holder is recorded
+  std::string text;                     // one line for the table
+};
+
+lock_report describe_lock(const sa::detail::sync_block& b) {
+  lock_report r;
+  r.st = sa::detail::robust_mutex::state(&b.lock);
+  if (r.st.pid != 0) {
+    sa::detail::trailer who{};
+    who.creator_pid = r.st.pid;
+    who.creator_start = r.st.start;
+    r.holder = creator_liveness(who);
+  }
+  const std::string by = "pid " + std::to_string(r.st.pid) + ", thread " +
+                         std::to_string(r.st.tid) + ": " + liveness_name(r.holder);
+  if (r.st.held)
+    r.text = "held (by " + by + ")";
+  else if (r.st.owner_died)
+    r.text = "free; its last holder (pid " + std::to_string(r.st.pid) +
+             ") died holding it: the next locker is told";
+  else
+    r.text = "free";
+  if (r.st.recoveries)
+    r.text += "; taken from a dead holder " + std::to_string(r.st.recoveries) + " time" +
+              (r.st.recoveries == 1 ? "" : "s");
+  return r;
+}
+
 void cmd_info(const parsed& a, output& o) {
   if (a.positional.size() != 1)
     throw usage_error{std::string("shmarray info: ") +
@@ -448,6 +480,25 @@ void cmd_info(const parsed& a, output& o) {
     } else {
       w.null();
     }
+    w.key("sync");
+    if (p.has_sync) {
+      const lock_report lr = describe_lock(p.sync);
+      w.begin_object();
+      w.key("offset").num(static_cast<std::uint64_t>(p.sync_at));
+      w.key("generation").num(sa::detail::sync_ops::generation(&p.sync));
+      w.key("updating").boolean(sa::detail::sync_ops::updating(&p.sync));
+      w.key("lock").begin_object();
+      w.key("held").boolean(lr.st.held);
+      w.key("holder_pid").num(lr.st.pid);
+      w.key("holder_tid").num(static_cast<std::uint64_t>(lr.st.tid));
+      w.key("holder").str(liveness_name(lr.holder));
+      w.key("owner_died").boolean(lr.st.owner_died);
+      w.key("recoveries").num(lr.st.recoveries);
+      w.end_object();
+      w.end_object();
+    } else {
+      w.null();
+    }
     w.key("count").num(static_cast<std::uint64_t>(n));
     w.key("elements").begin_array();
     for (const auto& e : elems) w.raw(e);
@@ -496,6 +547,17 @@ void cmd_info(const parsed& a, output& o) {
     row("  data bytes:", std::to_string(p.tr.data_bytes));
   } else {
     row("trailer:", "none");
+  }
+  if (p.has_sync) {
+    row("sync:", "at offset " + std::to_string(p.sync_at));
+    row("  generation:", std::to_string(sa::detail::sync_ops::generation(&p.sync)) +
+                             (sa::detail::sync_ops::updating(&p.sync)
+                                  ? " (an update is in progress, or its writer died in it)"
+                                  : ""));
+    row("  lock:", describe_lock(p.sync).text);
+  } else if (p.has_trailer) {
+    row("sync:", "none (trailer version " + std::to_string(p.tr.version) +
+                     ": no generation counter or lock)");
   }
   std::string list = "[";
   for (std::size_t i = 0; i < elems.size(); ++i) list += (i ? ", " : "") + elems[i];
