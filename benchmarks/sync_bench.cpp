@@ -84,7 +84,7 @@ void part1_latency(long rounds) {
   pid_t pid = ::fork();
   if (pid == 0) {
     auto r = shmarray::shared_array<const std::uint8_t>::attach(name);  // read-only waiter
-    std::uint64_t seen = r.generation();
+    std::uint64_t seen = 0;  // a fresh segment: the notifier may have notified already
     long nf = 0, np = 0;
     for (long b = 0; nf < rounds || np < rounds; ++b) {
       for (long i = 0; i < block; ++i) {
@@ -179,6 +179,7 @@ void part2_costs() {
 }
 
 constexpr std::size_t page = 4096;
+volatile std::uint64_t sink;  // keeps the sums from being optimised away
 void write_version(std::uint8_t* d, std::size_t n, std::uint64_t g) {
   std::memset(d, static_cast<int>(g & 0xff), n);
   for (std::size_t p = 0; p + 8 <= n; p += page) std::memcpy(d + p, &g, 8);
@@ -208,6 +209,7 @@ void part3_snapshots(std::size_t mib, double seconds) {
   std::vector<std::uint8_t> copy(bytes);
   std::memset(copy.data(), 1, bytes);  // fault the destination in before timing
   const int reps = 9;
+  std::memcpy(copy.data(), a.data(), bytes);  // warm: both sides' pages are mapped from here on
   const double t_memcpy = median_seconds(reps, [&] { std::memcpy(copy.data(), a.data(), bytes); });
   const double t_snap = median_seconds(reps, [&] { (void)a.snapshot(copy.data()); });
   const double t_locked = median_seconds(reps, [&] {
@@ -219,12 +221,14 @@ void part3_snapshots(std::size_t mib, double seconds) {
   const double t_sum = median_seconds(reps, [&] {
     sum = 0;
     for (std::size_t i = 0; i < bytes / 8; ++i) sum += w[i];
+    sink = sum;
   });
   const double t_rc_sum = median_seconds(reps, [&] {
     (void)a.read_consistent([&] {
       sum = 0;
       for (std::size_t i = 0; i < bytes / 8; ++i) sum += w[i];
     });
+    sink = sum;
   });
   auto gbs = [&](double t) { return static_cast<double>(bytes) / t / 1e9; };
   std::printf("3. reading %zu MiB, no writer (median of %d)\n", mib, reps);

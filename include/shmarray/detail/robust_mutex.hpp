@@ -5,7 +5,6 @@
 #pragma once
 
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,9 +132,20 @@ class robust_mutex {
                            : ""),
                   rc);
     }
-    s->holder_pid = static_cast<std::uint64_t>(::getpid());
-    s->holder_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
-    s->holder_start = self_start_time();
+    // Who holds it: the thread id is in the mutex word now; pid and start time are cached per
+    // thread (no system call per lock), and refreshed when the tid changes (after fork).
+    struct holder {
+      std::uint32_t tid = 0;
+      std::uint64_t pid = 0, start = 0;
+    };
+    static thread_local holder self;
+    const std::uint32_t tid =
+        __atomic_load_n(reinterpret_cast<const std::uint32_t*>(&s->mutex), __ATOMIC_RELAXED) &
+        0x3fffffffu;
+    if (self.tid != tid) self = {tid, static_cast<std::uint64_t>(::getpid()), self_start_time()};
+    s->holder_pid = self.pid;
+    s->holder_tid = tid;
+    s->holder_start = self.start;
     return true;
   }
 };
