@@ -2,7 +2,11 @@
 // may not have started yet) to create and publish it, attaches read-only -- no shape or dtype
 // needed, the segment describes itself -- and checks every element (i, j) == i * 1000 + j.
 //
-//   consumer <name> [--timeout-ms N]      (default 5000)
+//   consumer <name> [--timeout-ms N] [--stream N]     (default 5000 ms)
+//
+// Streaming mode (--stream N): waits for each change (wait_changed: a futex, no CPU), takes a
+// snapshot (a whole version, never a torn one) and checks every element is
+// i * 1000 + j + g * 1e6 for the version g it got, until it has seen version N.
 //
 // Waiting is event-driven: inotify on /dev/shm for the name to appear, then the segment's ready
 // byte (a futex) for the producer to publish.
@@ -19,6 +23,7 @@
 #include <cstring>
 #include <shmarray/shmarray.hpp>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -57,22 +62,60 @@ bool wait_for_name(const std::string& name, std::chrono::steady_clock::time_poin
   return found;
 }
 
+/// Streaming mode: every version seen must be whole; the last one must be seen.
+int follow_stream(const shmarray::shared_array<const double>& frame, std::uint64_t last) {
+  const std::size_t rows = frame.shape()[0], cols = frame.shape()[1];
+  std::vector<double> copy(frame.size());
+  std::uint64_t seen = 0, versions = 0, retries = 0;
+  std::printf("consumer: following '%s'\n", frame.name().c_str());
+  std::fflush(stdout);
+  while (seen < last) {
+    if (!frame.wait_changed(seen, std::chrono::seconds(60))) {
+      std::fprintf(stderr, "consumer: no new version after %llu within 60 s\n",
+                   static_cast<unsigned long long>(seen));
+      return 2;
+    }
+    auto g = frame.snapshot(copy.data(), std::chrono::seconds(60), &retries);
+    if (!g) return 2;
+    const double base = static_cast<double>(*g) * 1e6;
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < cols; ++j)
+        if (copy[i * cols + j] != static_cast<double>(i * 1000 + j) + base) {
+          std::printf("consumer: version %llu is torn at (%zu, %zu)\n",
+                      static_cast<unsigned long long>(*g), i, j);
+          return 1;
+        }
+    ++versions;
+    seen = *g;
+  }
+  std::printf(
+      "consumer: OK, saw %llu of %llu versions, every one whole, the last included "
+      "(%llu snapshots retried)\n",
+      static_cast<unsigned long long>(versions), static_cast<unsigned long long>(last),
+      static_cast<unsigned long long>(retries));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string name;
   long timeout_ms = 5000;
+  long stream = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       std::printf("usage: consumer <name> [--timeout-ms N]\n");
       return 0;
     }
-    if (argv[i][0] == '-' && std::strcmp(argv[i], "--timeout-ms") != 0) {
+    if (argv[i][0] == '-' && std::strcmp(argv[i], "--timeout-ms") != 0 &&
+        std::strcmp(argv[i], "--stream") != 0) {
       std::fprintf(stderr, "consumer: unknown option %s\n", argv[i]);
       return 64;
     }
     if (std::strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc)
       timeout_ms = std::strtol(argv[++i], nullptr, 10);
+    else if (std::strcmp(argv[i], "--stream") == 0 && i + 1 < argc)
+      stream = std::strtol(argv[++i], nullptr, 10);
     else if (name.empty())
       name = argv[i];
   }
@@ -99,6 +142,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "consumer: '%s' has rank %zu, expected 2\n", name.c_str(), frame.rank());
       return 3;
     }
+    if (stream > 0) return follow_stream(frame, static_cast<std::uint64_t>(stream));
     auto v = frame.view<2>();
     std::size_t wrong = 0;
     for (std::size_t i = 0; i < v.extent(0); ++i)

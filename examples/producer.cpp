@@ -3,10 +3,14 @@
 // the name on its command line -- the C++ counterpart of passing a SharedMemoryArray to another
 // Python process. Element (i, j) holds i * 1000 + j, which the consumer checks.
 //
-//   producer <name> [rows] [cols] [--hold-ms N]
+//   producer <name> [rows] [cols] [--hold-ms N] [--stream N]
 //
 // Prints "ready <name> <rows> <cols>" once the array is published, then waits until a line (or end
 // of file) arrives on stdin -- or N milliseconds with --hold-ms -- and removes the segment.
+// Streaming mode (--stream N): after "ready" and a first line on stdin (the consumers are
+// attached), it updates the array N times, version g holding i * 1000 + j + g * 1e6, each inside
+// update() so consumers' snapshots see whole versions only; prints "streamed N versions" and then
+// waits as above.
 // Exit codes: 0 done, 1 the segment could not be created, 64 usage.
 #include <poll.h>
 #include <unistd.h>
@@ -23,12 +27,14 @@ int main(int argc, char** argv) {
   std::size_t dims[2] = {480, 640};
   int ndims = 0;
   long hold_ms = -1;
+  long stream = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       std::printf("usage: producer <name> [rows] [cols] [--hold-ms N]\n");
       return 0;
     }
-    if (argv[i][0] == '-' && std::strcmp(argv[i], "--hold-ms") != 0) {
+    if (argv[i][0] == '-' && std::strcmp(argv[i], "--hold-ms") != 0 &&
+        std::strcmp(argv[i], "--stream") != 0) {
       std::fprintf(
           stderr,
           "producer: unknown option %s\nusage: producer <name> [rows] [cols] [--hold-ms N]\n",
@@ -37,6 +43,8 @@ int main(int argc, char** argv) {
     }
     if (std::strcmp(argv[i], "--hold-ms") == 0 && i + 1 < argc)
       hold_ms = std::strtol(argv[++i], nullptr, 10);
+    else if (std::strcmp(argv[i], "--stream") == 0 && i + 1 < argc)
+      stream = std::strtol(argv[++i], nullptr, 10);
     else if (name.empty())
       name = argv[i];
     else if (ndims < 2)
@@ -60,6 +68,20 @@ int main(int argc, char** argv) {
     std::printf("ready %s %zu %zu\n", name.c_str(), dims[0], dims[1]);
     std::fflush(stdout);
 
+    if (stream > 0) {
+      char line[64];
+      (void)std::fgets(line, sizeof line, stdin);  // the consumers are attached: go
+      auto v = frame.view<2>();
+      for (long n = 0; n < stream; ++n) {
+        auto u = frame.update();  // readers' snapshots never see this half done
+        const double base = static_cast<double>(u.generation()) * 1e6;
+        for (std::size_t i = 0; i < dims[0]; ++i)
+          for (std::size_t j = 0; j < dims[1]; ++j)
+            v(i, j) = static_cast<double>(i * 1000 + j) + base;
+      }  // the scope's end publishes the version and wakes the consumers
+      std::printf("streamed %ld versions\n", stream);
+      std::fflush(stdout);
+    }
     if (hold_ms >= 0) {
       pollfd p{-1, 0, 0};
       ::poll(&p, 0, static_cast<int>(hold_ms));

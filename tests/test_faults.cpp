@@ -519,7 +519,8 @@ TEST_CASE("lying, truncated and garbage segments are bad_format", "[faults][form
     auto a = shared_array<double>::allocate({8});
     std::string bytes = read_segment(a.name());
     REQUIRE(bytes.size() == a.segment_size());
-    bytes[bytes.size() - 64 + 48 + 0] ^= 0x40;  // trailer.data_offset
+    // trailer.data_offset (the sync block follows the trailer)
+    bytes[bytes.size() - sizeof(shmarray::detail::sync_block) - 64 + 48] ^= 0x40;
     cases.push_back({"trailer disagrees with the header", bytes});
   }
   std::size_t tried = 0;

@@ -7,6 +7,7 @@
 #include <shmarray/shmarray.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -194,4 +195,43 @@ TEST_CASE("consumer usage errors exit 64", "[examples][exec]") {
   auto c = consumer.finish();
   CHECK(c.code == 64);
   CHECK_THAT(c.out, Catch::Contains("usage"));
+}
+
+TEST_CASE(
+    "Issue 16: streaming: the producer updates 300 times, 3 consumer programs see only "
+    "whole versions and the last one; NumPy reads the generation",
+    "[examples][exec][sync]") {
+  if (!built()) return;
+  const std::string name = unique_name("stream");
+  shmtest::shm_eraser erase(name);
+  program producer({examples + "/producer", name, "240", "320", "--stream", "300"});
+  REQUIRE(producer.wait_for("ready " + name));
+  std::vector<std::unique_ptr<program>> consumers;
+  for (int i = 0; i < 3; ++i) {
+    consumers.push_back(std::make_unique<program>(std::vector<std::string>{
+        examples + "/consumer", name, "--stream", "300", "--timeout-ms", "20000"}));
+    REQUIRE(consumers.back()->wait_for("following '" + name + "'"));
+  }
+  REQUIRE(::write(producer.in, "go\n", 3) == 3);
+  REQUIRE(producer.wait_for("streamed 300 versions", 120s));
+  for (auto& c : consumers) {
+    auto st = c->finish(120s);
+    INFO(st.out);
+    CHECK(st.ok());
+    CHECK_THAT(st.out, Catch::Contains("every one whole, the last included"));
+  }
+  if (shmtest::python_has_numpy()) {
+    auto py = shmtest::run_command(
+        {"/usr/bin/python3",
+         std::string(SHMARRAY_TEST_SOURCE_DIR) + "/../examples/shm_generation.py", name},
+        60s);
+    INFO(py.out);
+    CHECK(py.ok());
+    CHECK_THAT(py.out, Catch::Contains("generation 300, snapshot float64 (240, 320)"));
+  } else {
+    WARN("no NumPy: the Python helper was not run");
+  }
+  auto p = producer.finish();
+  CHECK(p.ok());
+  CHECK_FALSE(shm_exists(name));
 }

@@ -466,8 +466,8 @@ TEST_CASE("unpublished segments, and a reused pid is not the creator", "[tool][l
   {
     int fd = ::open(("/dev/shm/" + m).c_str(), O_RDWR);
     REQUIRE(fd >= 0);
-    const auto at = static_cast<off_t>(b.segment_size() - 64 +
-                                       offsetof(shmarray::detail::trailer, creator_start));
+    const auto at = static_cast<off_t>(b.segment_size() - sizeof(shmarray::detail::sync_block) -
+                                       64 + offsetof(shmarray::detail::trailer, creator_start));
     std::uint64_t start = 0;
     REQUIRE(::pread(fd, &start, sizeof start, at) == sizeof start);
     CHECK(start == shmarray::detail::self_start_time());
