@@ -89,7 +89,9 @@ void part1_latency(long rounds) {
     for (long b = 0; nf < rounds || np < rounds; ++b) {
       for (long i = 0; i < block; ++i) {
         if (b % 2 == 0 && nf < rounds) {
-          seen = *r.wait_changed(seen);
+          auto g = r.wait_changed(seen, std::chrono::seconds(30));
+          if (!g) ::_exit(3);  // bounded: a lost wake-up fails the run instead of hanging it
+          seen = *g;
           const std::int64_t t1 = now_ns();
           sh->futex_us[nf++] =
               static_cast<double>(t1 - __atomic_load_n(&sh->t0, __ATOMIC_ACQUIRE)) / 1e3;
@@ -113,7 +115,12 @@ void part1_latency(long rounds) {
       if (b % 2 == 0 && nf < rounds) {
         __atomic_store_n(&sh->t0, now_ns(), __ATOMIC_RELEASE);
         a.notify();
-        acks = *sd::sync_ops::wait_changed(&sh->ack, acks, clk::time_point::max());
+        auto g = sd::sync_ops::wait_changed(&sh->ack, acks, clk::now() + std::chrono::seconds(30));
+        if (!g) {
+          std::fprintf(stderr, "sync_bench: no ack within 30 s (round %ld)\n", nf);
+          std::exit(1);
+        }
+        acks = *g;
         ++nf;
       } else if (b % 2 == 1 && np < rounds) {
         const std::int64_t t0 = now_ns();
