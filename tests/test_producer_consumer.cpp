@@ -201,7 +201,7 @@ TEST_CASE(
     "Issue 16: streaming: the producer updates 300 times, 3 consumer programs see only "
     "whole versions and the last one; NumPy reads the generation",
     "[examples][exec][sync]") {
-  if (!built()) return;
+  REQUIRE_EXAMPLES();
   const std::string name = unique_name("stream");
   shmtest::shm_eraser erase(name);
   program producer({examples + "/producer", name, "240", "320", "--stream", "300"});
