@@ -109,6 +109,15 @@ bool sleeping(pid_t pid) {
                              10000ms);
 }
 
+/// TSan models the threads of one process: a mutex the kernel hands over from a dead process
+/// (EOWNERDEAD) looks to it like an unlock by the wrong thread. These cases run in every other
+/// build; under TSan they report SKIPPED.
+#ifdef SHMARRAY_TSAN
+#define SKIP_UNDER_TSAN() SHMTEST_SKIP("TSan does not model a lock taken over from a dead process")
+#else
+#define SKIP_UNDER_TSAN() (void)0
+#endif
+
 }  // namespace
 
 // ---- The sync block on its own -----------------------------------------------------------------
@@ -171,6 +180,7 @@ TEST_CASE("sync block: read_consistent throws away a read that overlapped an upd
 
 TEST_CASE("sync block: a holder that dies is no obstacle, and the next holder is told",
           "[sync][lock][fork]") {
+  SKIP_UNDER_TSAN();
   shared_block s;
   auto st = run_in_child([&] {
     robust_mutex::lock(&s.b->lock, "test");
@@ -481,6 +491,7 @@ TEST_CASE(
     "Issue 16: a lock holder SIGKILLed at 200 random points never blocks the next locker, "
     "who is told",
     "[sync][lock][fork][stress]") {
+  SKIP_UNDER_TSAN();
   const int rounds = 200;
   const std::string name = unique_name("sync-kill");
   shmtest::shm_eraser erase(name);

@@ -18,6 +18,14 @@
 #include "../error.hpp"
 #include "../segment.hpp"  // self_start_time
 
+#if defined(__SANITIZE_THREAD__)
+#define SHMARRAY_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMARRAY_TSAN 1
+#endif
+#endif
+
 namespace shmarray {
 namespace detail {
 
@@ -78,11 +86,30 @@ class robust_mutex {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     if (ns < 0) ns = 0;
     timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+#ifdef SHMARRAY_TSAN
+    // clang 14's TSan does not intercept pthread_mutex_clocklock (it would then report every
+    // unlock after it); the same wait on CLOCK_REALTIME, which it does intercept.
+    timespec rt{}, mono{};
+    ::clock_gettime(CLOCK_REALTIME, &rt);
+    ::clock_gettime(CLOCK_MONOTONIC, &mono);
+    const long long left = ns - (static_cast<long long>(mono.tv_sec) * 1000000000LL + mono.tv_nsec);
+    const long long until =
+        static_cast<long long>(rt.tv_sec) * 1000000000LL + rt.tv_nsec + (left > 0 ? left : 0);
+    ts = {static_cast<time_t>(until / 1000000000), static_cast<long>(until % 1000000000)};
+    return taken(s, ::pthread_mutex_timedlock(&s->mutex, &ts), "try_lock_for", name);
+#else
     return taken(s, ::pthread_mutex_clocklock(&s->mutex, CLOCK_MONOTONIC, &ts), "try_lock_for",
                  name);
+#endif
   }
   /// Releases the lock. Throws invalid_argument when this thread does not hold it.
   static void unlock(robust_mutex_storage* s, std::string_view name) {
+    // Checked before touching anything: a wrong unlock must not erase the real holder's record.
+    const std::uint32_t word =
+        __atomic_load_n(reinterpret_cast<const std::uint32_t*>(&s->mutex), __ATOMIC_RELAXED);
+    if ((word & 0x3fffffffu) != static_cast<std::uint32_t>(::gettid()))
+      throw_error(errc::invalid_argument,
+                  "unlock '" + std::string(name) + "': this thread does not hold the lock", EPERM);
     s->holder_pid = 0;
     s->holder_tid = 0;
     const int rc = ::pthread_mutex_unlock(&s->mutex);

@@ -19,14 +19,7 @@
 
 #include "robust_mutex.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-#define SHMARRAY_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHMARRAY_TSAN 1
-#endif
-#endif
-#ifdef SHMARRAY_TSAN
+#ifdef SHMARRAY_TSAN  // robust_mutex.hpp detects it
 extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
 extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
 #endif
