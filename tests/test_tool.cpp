@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -160,9 +161,9 @@ std::string my_pattern() {
   return "shmt-" + std::to_string(::getpid()) + "-*";
 }
 
-/// A segment whose creator is dead: a forked child allocates `name` (no manager), says so
-/// through a pipe, and is SIGKILLed. Then it is reaped, so its pid is gone.
-void make_orphan(const std::string& name) {
+/// A forked child that runs `setup` (in which it may allocate, attach, lock), says so through a
+/// pipe and then waits to be killed. Returns its pid once it is ready (bounded: 30 s).
+pid_t ready_child(const std::function<void()>& setup) {
   int fds[2];
   REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
   std::fflush(nullptr);
@@ -172,8 +173,7 @@ void make_orphan(const std::string& name) {
     shmtest::reset_fatal_signals();
     ::close(fds[0]);
     try {
-      auto a = shared_array<float>::allocate({5}, {name});
-      for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<float>(i);
+      setup();
       char c = 'r';
       if (::write(fds[1], &c, 1) != 1) ::_exit(2);
       for (;;) ::pause();
@@ -188,11 +188,25 @@ void make_orphan(const std::string& name) {
     r = ::poll(&p, 1, 30000);
   } while (r < 0 && errno == EINTR);
   char c = 0;
-  bool ready = r == 1 && ::read(fds[0], &c, 1) == 1 && c == 'r';
+  const bool ready = r == 1 && ::read(fds[0], &c, 1) == 1 && c == 'r';
   ::close(fds[0]);
+  if (!ready) {
+    ::kill(pid, SIGKILL);
+    shmtest::wait_child(pid, std::chrono::seconds(30));
+  }
+  REQUIRE(ready);
+  return pid;
+}
+
+/// A segment whose creator is dead: a forked child allocates `name` (no manager), says so
+/// through a pipe, and is SIGKILLed. Then it is reaped, so its pid is gone.
+void make_orphan(const std::string& name) {
+  pid_t pid = ready_child([&] {
+    static auto a = shared_array<float>::allocate({5}, {name});  // outlives setup: never closed
+    for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<float>(i);
+  });
   ::kill(pid, SIGKILL);
   auto st = shmtest::wait_child(pid, std::chrono::seconds(30));
-  REQUIRE(ready);
   REQUIRE(st.signal == SIGKILL);
   REQUIRE(shm_exists(name));
 }
@@ -378,30 +392,10 @@ TEST_CASE("info shows the generation and the lock: free, held by a live process,
   CHECK(free.out.find("lock:         free\n") != std::string::npos);
 
   // A child takes the lock and says so; info sees it held by that live process.
-  int fds[2];
-  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-  std::fflush(nullptr);
-  pid_t holder = ::fork();
-  REQUIRE(holder >= 0);
-  if (holder == 0) {
-    shmtest::reset_fatal_signals();
-    try {
-      auto b = shared_array<std::int32_t>::attach(n);
-      b.lock();
-      char c = 'l';
-      if (::write(fds[1], &c, 1) != 1) ::_exit(2);
-      for (;;) ::pause();
-    } catch (...) {
-      ::_exit(3);
-    }
-  }
-  ::close(fds[1]);
-  pollfd p{fds[0], POLLIN, 0};
-  char c = 0;
-  const bool locked = ::poll(&p, 1, 30000) == 1 && ::read(fds[0], &c, 1) == 1 && c == 'l';
-  ::close(fds[0]);
-  if (!locked) ::kill(holder, SIGKILL);
-  REQUIRE(locked);
+  pid_t holder = ready_child([&] {
+    static auto b = shared_array<std::int32_t>::attach(n);  // outlives setup: the child pauses
+    b.lock();
+  });
   const std::string hp = std::to_string(holder);
   result held = tool({"info", n});
   INFO(held.out << held.err);
