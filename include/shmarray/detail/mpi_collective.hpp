@@ -52,7 +52,12 @@ rank_status capture(F&& f) noexcept {
   try {
     std::forward<F>(f)();
   } catch (const error& e) {
-    s = {true, e.kind(), e.what()};
+    // what() ends with ": " + the errc's text, which the error thrown on every rank adds again.
+    std::string m = e.what();
+    const std::string tail = ": " + e.code().message();
+    if (m.size() > tail.size() && m.compare(m.size() - tail.size(), tail.size(), tail) == 0)
+      m.resize(m.size() - tail.size());
+    s = {true, e.kind(), std::move(m)};
   } catch (const std::bad_alloc&) {
     s = {true, errc::no_space, "out of memory (std::bad_alloc)"};
   } catch (const std::exception& e) {
