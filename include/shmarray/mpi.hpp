@@ -32,9 +32,6 @@
 // broadcast_from(root).
 #pragma once
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -117,7 +114,7 @@ class node_layout {
       MPI_Group_free(&in_comm);
       MPI_Group_free(&in_node);
       if (std::count(there.begin(), there.end(), MPI_UNDEFINED) != 0)
-        detail::throw_error(errc::invalid_argument, "its group holds ranks that are not in comm");
+        throw error(errc::invalid_argument, "its group holds ranks that are not in comm");
     });
     MPI_Comm machine = MPI_COMM_NULL;  // collective on node_, so outside the capture
     detail::mpi_check(MPI_Comm_split_type(node_, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &machine),
@@ -306,7 +303,6 @@ class node_shared_array {
         if (!c.name.empty() && layout.subdivided())
           c.name += ".node" + std::to_string(layout.node_index());
         a.arr_ = shared_array<T>::allocate(*a.mgr_, shape, c);
-        a.creator_pid_ = ::getpid();
       });
     }
     try {
@@ -332,14 +328,14 @@ class node_shared_array {
     int mine[2] = {root, -root}, most[2] = {0, 0};
     detail::mpi_check(MPI_Allreduce(mine, most, 2, MPI_INT, MPI_MAX, l.comm()), "MPI_Allreduce");
     if (most[0] != -most[1])
-      detail::throw_error(errc::invalid_argument,
-                          "broadcast_from('" + name() + "'): the ranks passed different roots (" +
-                              std::to_string(-most[1]) + " to " + std::to_string(most[0]) + ")");
+      throw error(errc::invalid_argument,
+                  "broadcast_from('" + name() + "'): the ranks passed different roots (" +
+                      std::to_string(-most[1]) + " to " + std::to_string(most[0]) + ")");
     if (root < 0 || root >= l.size())
-      detail::throw_error(errc::invalid_argument, "broadcast_from('" + name() + "'): root " +
-                                                      std::to_string(root) + " is not a rank of " +
-                                                      "the communicator (size " +
-                                                      std::to_string(l.size()) + ")");
+      throw error(errc::invalid_argument, "broadcast_from('" + name() + "'): root " +
+                                              std::to_string(root) + " is not a rank of " +
+                                              "the communicator (size " + std::to_string(l.size()) +
+                                              ")");
     detail::fenced_barrier(l.node());  // the root's writes are in its node's copy
     if (l.node_count() > 1) {
       if (l.is_leader())
@@ -390,8 +386,8 @@ class node_shared_array {
  private:
   void require_open_(const char* op) const {
     if (!layout_ || !arr_.is_open())
-      detail::throw_error(errc::closed,
-                          std::string(op) + ": the node_shared_array is closed (or moved from)");
+      throw error(errc::closed,
+                  std::string(op) + ": the node_shared_array is closed (or moved from)");
   }
 
   void take_(node_shared_array& o) noexcept {
@@ -400,24 +396,15 @@ class node_shared_array {
     mgr_ = std::exchange(o.mgr_, nullptr);
     arr_ = std::move(o.arr_);
     chunk_ = o.chunk_;
-    creator_pid_ = std::exchange(o.creator_pid_, 0);
   }
 
-  // Closes the handle and, on the leader (in the process that made the segment, not a forked
-  // child), removes the name now, even with the caller's manager, which would otherwise keep it
-  // until its own shutdown.
+  // Closes the handle: on the leader (the owner, in the process that made it) shared_array's
+  // close() unlinks the segment at once and its manager forgets it; elsewhere it only unmaps.
   void remove_() noexcept {
-    const bool mine = arr_.is_open() && mgr_ && creator_pid_ == ::getpid();
-    std::string n = mine ? arr_.name() : std::string();
     arr_.close();
-    if (mine) {
-      ::shm_unlink(n.c_str());
-      mgr_->untrack(n);
-    }
     own_mgr_.reset();
     mgr_ = nullptr;
     layout_ = nullptr;
-    creator_pid_ = 0;
   }
 
   // Every rank compares its arguments with rank 0's: shape, order and chunk must agree, and the
@@ -440,15 +427,15 @@ class node_shared_array {
                ", bcast_chunk " + std::to_string(s[0]);
       };
       if (sig != root)
-        detail::throw_error(errc::invalid_argument, "the ranks disagree: this rank passed " +
-                                                        text(sig) + ", rank 0 " + text(root));
+        throw error(errc::invalid_argument,
+                    "the ranks disagree: this rank passed " + text(sig) + ", rank 0 " + text(root));
       std::size_t bytes = 0;
       if (shape.size() > npy::max_rank || !npy::checked_bytes(shape, sizeof(T), bytes))
-        detail::throw_error(errc::invalid_argument,
-                            "shape " + npy::shape_string(shape) + " of " +
-                                std::to_string(sizeof(T)) + "-byte elements " +
-                                (shape.size() > npy::max_rank ? "has more than 32 dimensions"
-                                                              : "overflows size_t"));
+        throw error(errc::invalid_argument,
+                    "shape " + npy::shape_string(shape) + " of " + std::to_string(sizeof(T)) +
+                        "-byte elements " +
+                        (shape.size() > npy::max_rank ? "has more than 32 dimensions"
+                                                      : "overflows size_t"));
     });
   }
 
@@ -457,7 +444,6 @@ class node_shared_array {
   manager* mgr_ = nullptr;
   shared_array<T> arr_;
   std::size_t chunk_ = detail::default_bcast_chunk;
-  long creator_pid_ = 0;  // the leader's process, which alone removes the segment
 };
 
 }  // namespace mpi

@@ -33,7 +33,7 @@ inline void mpi_check(int rc, const char* call) {
   char text[MPI_MAX_ERROR_STRING] = {};
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  throw_error(errc::system_error,
+  throw error(errc::system_error,
               std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(len)));
 }
 
