@@ -41,6 +41,11 @@ shmarray_mpi_test("mutant taking the job as one node is caught, emulated nodes"
 shmarray_mpi_test("mutant taking the job as one node is caught, fake hosts"
   ENV EXPECT_NODES=2 RUN --hosts a:2,b:2 -- ${_check} --mutant one-node)
 
+# The fake-host emulation must be faithful: the same hosts with one /dev/shm for all (the agent's
+# tmpfs left out) are caught by the layout checks.
+shmarray_mpi_test("broken fake hosts sharing /dev/shm are caught"
+  ENV EXPECT_NODES=2 SHMARRAY_FAKE_NODE_BROKEN=1 RUN --hosts a:2,b:2 -- ${_check} --mutant layout)
+
 # Failures: no space on one node (host b gets a 32 MiB /dev/shm); a rank killed mid-job, the
 # leader or not, leaves no segment; the control without crash cleanup shows the check would see one.
 shmarray_mpi_test("no space on one node: every rank throws no_space"

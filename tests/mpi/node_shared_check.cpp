@@ -5,7 +5,8 @@
 //   node_shared_check                     every check (below)
 //   node_shared_check --mutant MODE       a deliberately broken variant, which the sharing and
 //       broadcast checks must catch (exit 0 when they do): skip-bcast (broadcast_from replaced by
-//       a node barrier: the leaders never send), one-node (the whole job taken as one node)
+//       a node barrier: the leaders never send), one-node (the whole job taken as one node),
+//       layout (the layout checks alone, run on a broken emulation that they must catch)
 //   node_shared_check --nospace MIB       a MIB-MiB array that one node's /dev/shm cannot hold:
 //       errc::no_space on every rank, nothing left on any node, the job goes on
 //   node_shared_check --crash VICTIM      rank VICTIM SIGKILLs itself while every node holds a
@@ -157,6 +158,45 @@ void check_layout(const node_layout& l) {
   const char* k = std::getenv("SHMARRAY_MPI_RANKS_PER_NODE");
   const bool split = k && std::atoi(k) > 0 && std::atoi(k) < l.size() && l.node_count() > 1;
   if (k) check(l.subdivided() == split, layout_area, "subdivided() under emulated nodes");
+
+  // The emulation is faithful: fake hosts are separate machines (own hostname, own /dev/shm: a
+  // segment made on rank 0's node cannot be seen, let alone attached, from another); emulated
+  // nodes are one machine (one hostname, one /dev/shm), kept apart by the layout alone, which the
+  // mapping checks below then prove.
+  char host[MPI_MAX_PROCESSOR_NAME] = {};
+  int host_len = 0;
+  MPI_Get_processor_name(host, &host_len);
+  std::vector<char> hosts(static_cast<std::size_t>(l.size()) * MPI_MAX_PROCESSOR_NAME);
+  MPI_Allgather(host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, hosts.data(), MPI_MAX_PROCESSOR_NAME,
+                MPI_CHAR, MPI_COMM_WORLD);
+  shmarray::shared_array<double> probe;
+  const std::string probe_name = job_name("probe");
+  if (l.rank() == 0) {
+    shmarray::create_options c;
+    c.name = probe_name;
+    probe = shmarray::shared_array<double>::allocate({1}, c);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const bool same_machine_as_0 = l.node_of(0) == l.node_index() || l.subdivided();
+  check(exists_in_dev_shm(probe_name) == same_machine_as_0, layout_area,
+        "rank 0's segment is " + std::string(same_machine_as_0 ? "not " : "") +
+            "in this rank's /dev/shm");
+  if (!same_machine_as_0)
+    check(local_error_of([&] { (void)shmarray::shared_array<double>::attach(probe_name); }) ==
+              errc::not_found,
+          layout_area, "attaching rank 0's segment from another fake host fails with not_found");
+  for (int r = 0; r < l.size(); ++r) {
+    const bool same_host =
+        std::strncmp(host, &hosts[static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME],
+                     MPI_MAX_PROCESSOR_NAME) == 0;
+    const bool same_machine = l.node_of(r) == l.node_index() || l.subdivided();
+    check(same_host == same_machine, layout_area,
+          "rank " + std::to_string(r) + " runs on host '" +
+              &hosts[static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME] + "', this rank on '" +
+              host + "'");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  probe.close();
 
   // block(): consecutive, covering, balanced.
   for (std::size_t n : {0u, 1u, 7u, 64u, 1001u})
@@ -484,6 +524,8 @@ int main(int argc, char** argv) {
         } catch (const shmarray::error& e) {
           check(false, layout_area, std::string("refused: ") + e.what());
         }
+      } else if (std::strcmp(arg, "layout") == 0) {
+        check_layout(l);
       } else {
         check_core(l, l, true);
       }
