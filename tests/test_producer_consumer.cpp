@@ -199,7 +199,7 @@ TEST_CASE("consumer usage errors exit 64", "[examples][exec]") {
 
 TEST_CASE(
     "Issue 16: streaming: the producer updates 300 times, 3 consumer programs see only "
-    "whole versions and the last one; NumPy reads the generation",
+    "whole versions and the last one, and NumPy reads the generation",
     "[examples][exec][sync]") {
   REQUIRE_EXAMPLES();
   const std::string name = unique_name("stream");

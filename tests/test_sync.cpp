@@ -122,7 +122,7 @@ bool sleeping(pid_t pid) {
 
 // ---- The sync block on its own -----------------------------------------------------------------
 
-TEST_CASE("sync block: a fresh block is at generation 0; notify bumps it; wait_changed returns it",
+TEST_CASE("sync block: a fresh block is at generation 0, notify bumps it, wait_changed returns it",
           "[sync]") {
   shared_block s;
   CHECK(sync_ops::generation(s.b) == 0);
@@ -214,7 +214,7 @@ TEST_CASE("sync block: relocking from the holder and unlocking a free lock are e
 // ---- Through shared_array ----------------------------------------------------------------------
 
 TEST_CASE(
-    "shared_array: new segments carry a sync block after the trailer; old ones say they have "
+    "shared_array: new segments carry a sync block after the trailer, old ones say they have "
     "none",
     "[sync][format]") {
   const std::string name = unique_name("sync-fmt");
@@ -424,7 +424,7 @@ bool is_version(const std::uint8_t* d, std::size_t n, std::uint64_t g, const std
 }  // namespace
 
 TEST_CASE(
-    "Issue 16: a writer updates a 64 MiB array 1000 times; 3 read-only readers in other "
+    "Issue 16: a writer updates a 64 MiB array 1000 times, 3 read-only readers in other "
     "processes see only whole versions, and the last one",
     "[sync][seqlock][fork][stress]") {
   const std::size_t bytes = shmtest::sanitized ? (8u << 20) : (64u << 20);
