@@ -107,7 +107,8 @@ class robust_mutex {
     // Checked before touching anything: a wrong unlock must not erase the real holder's record.
     const std::uint32_t word =
         __atomic_load_n(reinterpret_cast<const std::uint32_t*>(&s->mutex), __ATOMIC_RELAXED);
-    if ((word & 0x3fffffffu) != static_cast<std::uint32_t>(::gettid()))
+    const std::uint32_t me = self().tid;
+    if (me == 0 || (word & 0x3fffffffu) != me)
       throw_error(errc::invalid_argument,
                   "unlock '" + std::string(name) + "': this thread does not hold the lock", EPERM);
     s->holder_pid = 0;
@@ -160,20 +161,29 @@ class robust_mutex {
                   rc);
     }
     // Who holds it: the thread id is in the mutex word now; pid and start time are cached per
-    // thread (no system call per lock), and refreshed when the tid changes (after fork).
-    struct holder {
-      std::uint32_t tid = 0;
-      std::uint64_t pid = 0, start = 0;
-    };
-    static thread_local holder self;
+    // thread (no system call per lock), and refreshed when the tid changes.
     const std::uint32_t tid =
         __atomic_load_n(reinterpret_cast<const std::uint32_t*>(&s->mutex), __ATOMIC_RELAXED) &
         0x3fffffffu;
-    if (self.tid != tid) self = {tid, static_cast<std::uint64_t>(::getpid()), self_start_time()};
-    s->holder_pid = self.pid;
+    holder& me = self();
+    if (me.tid != tid) me = {tid, static_cast<std::uint64_t>(::getpid()), self_start_time()};
+    s->holder_pid = me.pid;
     s->holder_tid = tid;
-    s->holder_start = self.start;
+    s->holder_start = me.start;
     return true;
+  }
+
+  // This thread as a holder; tid 0 until it first takes a lock. A forked child starts afresh
+  // (its thread has another tid), so unlock() can compare without a gettid system call.
+  struct holder {
+    std::uint32_t tid = 0;
+    std::uint64_t pid = 0, start = 0;
+  };
+  static holder& self() noexcept {
+    static thread_local holder h;
+    static const int registered = ::pthread_atfork(nullptr, nullptr, [] { self() = holder{}; });
+    (void)registered;
+    return h;
   }
 };
 
