@@ -16,6 +16,9 @@ set(_mpi_run ${CMAKE_CURRENT_SOURCE_DIR}/mpi/mpirun_test.sh)
 function(shmarray_mpi_test name)
   cmake_parse_arguments(PARSE_ARGV 1 _t "" "" "ENV;RUN")
   add_test(NAME "mpi: ${name}" COMMAND sh ${_mpi_run} ${_t_RUN})
+  # In ASan builds: OpenMPI's components leak ~120 KB per rank and are unloaded at MPI_Finalize
+  # (unknown-module frames, so no suppression matches); leak reports only, ASan errors still fail.
+  list(APPEND _t_ENV ASAN_OPTIONS=detect_leaks=0)
   set_tests_properties("mpi: ${name}" PROPERTIES LABELS mpi SKIP_RETURN_CODE 77 TIMEOUT 150
     ENVIRONMENT "${_t_ENV}" RESOURCE_LOCK shmarray_mpi FIXTURES_REQUIRED shm_hygiene)
 endfunction()
