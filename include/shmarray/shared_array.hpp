@@ -439,6 +439,13 @@ class shared_array {
   bool is_open() const noexcept { return seg_.is_open(); }
   /// The whole mapped segment: header, data and trailer (what np.load sees).
   std::size_t segment_size() const noexcept { return seg_.size(); }
+  /// How many bytes of this handle's mapping sit on 2 MiB huge pages mapped as such (see
+  /// create_options::huge_pages). Reads /proc/self/smaps, a few hundred microseconds: for
+  /// diagnostics and tests, not for loops. 0 when closed or unknown.
+  std::size_t huge_page_bytes() const noexcept {
+    const long long n = seg_.base() ? detail::pmd_mapped_bytes(seg_.base()) : 0;
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
 
   /// Lets the segment outlive this handle and its process: close() no longer unlinks it, and the
   /// trailer is marked detached so `shmarray gc` keeps it after this process exits (remove it with
