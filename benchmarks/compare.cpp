@@ -303,7 +303,6 @@ goal_sample goal_run(const std::vector<double>& src, shmarray::huge_pages hp, do
   auto t0 = clk::now();
   auto a = shmarray::shared_array<double>::copy(src, o);
   g.copy_s = since(t0);
-  if (std::getenv("DBG")) std::fprintf(stderr, "copy %d %.3f ms\n", int(hp), g.copy_s * 1e3);
   g.huge = a.huge_page_bytes() > 0;
   command c{};
   c.kind = 3;

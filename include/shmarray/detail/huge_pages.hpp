@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -37,28 +38,76 @@ inline constexpr std::size_t huge_page_min_bytes = huge_page_size;
 #define MADV_COLLAPSE 25  // Linux 6.1; older kernels say EINVAL
 #endif
 
+/// Where the next 2 MiB-aligned mapping is asked for: just below the last one (the kernel hands
+/// out addresses top-down, so the range there is usually free). 0: unknown yet.
+inline std::atomic<std::uintptr_t>& aligned_map_cursor() noexcept {
+  static std::atomic<std::uintptr_t> c{0};
+  return c;
+}
+
+/// The last aligned range unmapped (address and length), tried first: a program that attaches and
+/// closes in turn gets the same addresses again, at the cost of a plain mmap.
+struct freed_range {
+  std::atomic<std::uintptr_t> at{0};
+  std::atomic<std::size_t> size{0};
+};
+inline freed_range& last_freed_range() noexcept {
+  static freed_range r;
+  return r;
+}
+
+/// Unmaps an aligned mapping and remembers its range for the next map_aligned.
+inline void unmap_aligned(void* p, std::size_t size) noexcept {
+  ::munmap(p, size);
+  auto& f = last_freed_range();
+  f.size.store(size, std::memory_order_relaxed);
+  f.at.store(reinterpret_cast<std::uintptr_t>(p), std::memory_order_release);
+}
+
+// mmap at `hint` if the kernel gives exactly that address; nullptr if it gives another one,
+// MAP_FAILED on error.
+inline void* map_at_hint(std::uintptr_t hint, std::size_t size, int prot, int flags,
+                         int fd) noexcept {
+  void* p = ::mmap(reinterpret_cast<void*>(hint), size, prot, flags, fd, 0);
+  if (p == MAP_FAILED || reinterpret_cast<std::uintptr_t>(p) == hint) return p;
+  ::munmap(p, size);
+  return nullptr;
+}
+
 /// Maps `size` bytes of fd (or anonymous memory with fd = -1 and MAP_ANONYMOUS in flags) at a
 /// 2 MiB-aligned address, so whole 2 MiB blocks of the file can be mapped by one PMD each. The
-/// alignment comes from an address hint (no MAP_FIXED: nothing else in the process can be hit):
-/// a free range of size + 2 MiB is found by mapping and unmapping it, and the mapping asked for at
-/// its first aligned address. If the kernel answers elsewhere (another thread took the range), the
-/// fallback reserves the range and maps inside it with MAP_FIXED. MAP_FAILED and errno on error.
+/// alignment comes from an address hint, never MAP_FIXED over a range found free earlier (another
+/// thread may have mapped it since): first the aligned address just below the previous aligned
+/// mapping (one mmap, as cheap as an unaligned one); if the kernel answers elsewhere, a range of
+/// size + 2 MiB is reserved and the mapping made over its aligned part with MAP_FIXED (inside
+/// our own reservation, so nothing else can be hit), and the reserve's ends unmapped.
+/// MAP_FAILED and errno on error.
 inline void* map_aligned(std::size_t size, int prot, int flags, int fd) noexcept {
+  const std::uintptr_t mask = ~(std::uintptr_t{huge_page_size} - 1);
+  auto& cursor = aligned_map_cursor();
+  auto& freed = last_freed_range();
+  // The range unmapped last, if it is large enough (taken: two threads do not both try it).
+  if (freed.size.load(std::memory_order_relaxed) >= size) {
+    if (const std::uintptr_t at = freed.at.exchange(0, std::memory_order_acquire)) {
+      void* p = map_at_hint(at, size, prot, flags, fd);
+      if (p) return p;
+    }
+  }
+  const std::uintptr_t below = cursor.load(std::memory_order_relaxed);
+  if (below > size + huge_page_size) {
+    const std::uintptr_t hint = (below - size) & mask;
+    void* p = map_at_hint(hint, size, prot, flags, fd);
+    if (p) {
+      if (p != MAP_FAILED) cursor.store(hint, std::memory_order_relaxed);
+      return p;
+    }
+  }
   const std::size_t span = size + huge_page_size;
   void* r = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (r == MAP_FAILED) return MAP_FAILED;
-  const auto at = reinterpret_cast<std::uintptr_t>(r);
-  const std::uintptr_t aligned = (at + huge_page_size - 1) & ~(huge_page_size - 1);
-  ::munmap(r, span);
-  void* p = ::mmap(reinterpret_cast<void*>(aligned), size, prot, flags, fd, 0);
-  if (p == MAP_FAILED || reinterpret_cast<std::uintptr_t>(p) % huge_page_size == 0) return p;
-  ::munmap(p, size);
-  // Raced: reserve, map over the aligned part, drop the reserve's ends.
-  r = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (r == MAP_FAILED) return MAP_FAILED;
   const auto b = reinterpret_cast<std::uintptr_t>(r);
-  const std::uintptr_t a = (b + huge_page_size - 1) & ~(huge_page_size - 1);
-  p = ::mmap(reinterpret_cast<void*>(a), size, prot, flags | MAP_FIXED, fd, 0);
+  const std::uintptr_t a = (b + huge_page_size - 1) & mask;
+  void* p = ::mmap(reinterpret_cast<void*>(a), size, prot, flags | MAP_FIXED, fd, 0);
   if (p == MAP_FAILED) {
     int e = errno;
     ::munmap(r, span);
@@ -69,6 +118,7 @@ inline void* map_aligned(std::size_t size, int prot, int flags, int fd) noexcept
   const std::uintptr_t end = (a + size + page - 1) / page * page;
   if (a > b) ::munmap(r, a - b);
   if (b + span > end) ::munmap(reinterpret_cast<void*>(end), b + span - end);
+  cursor.store(a, std::memory_order_relaxed);
   return p;
 }
 
@@ -163,7 +213,7 @@ inline collapse_result collapse_file(int fd, void* base, std::size_t size) noexc
   return collapse(base, size);
 }
 
-/// A mapping made with mmap (here: a 2 MiB-aligned one), unmapped when destroyed. Move-only.
+/// A mapping made by map_aligned, unmapped (unmap_aligned) when destroyed. Move-only.
 class raw_mapping {
  public:
   raw_mapping() = default;
@@ -181,7 +231,7 @@ class raw_mapping {
     std::swap(n_, o.n_);
   }
   void reset() noexcept {
-    if (p_) ::munmap(p_, n_);
+    if (p_) unmap_aligned(p_, n_);
     p_ = nullptr;
     n_ = 0;
   }
