@@ -274,5 +274,22 @@ inline long long pmd_mapped_bytes(const void* addr) noexcept {
   return kib < 0 ? -1 : kib * 1024;
 }
 
+#if defined(__linux__) && !defined(MADV_POPULATE_READ)
+#define MADV_POPULATE_READ 22
+#endif
+
+/// How many of the first `size` bytes of the shmem file fd are on huge pages: maps it read-only
+/// and 2 MiB-aligned for a moment, maps every page in (MADV_POPULATE_READ: 4 KiB pages cost
+/// ~45 ms/GiB here) and reads smaps. -1 when unknown. For `shmarray info`, not for hot paths.
+/// On a file with holes the read faults would allocate them: use it on allocated segments.
+inline long long huge_bytes_of_file(int fd, std::size_t size) noexcept {
+  if (size < huge_page_size) return 0;
+  void* p = map_aligned(size, PROT_READ, MAP_SHARED, fd);
+  if (p == MAP_FAILED) return -1;
+  long long n = ::madvise(p, size, MADV_POPULATE_READ) == 0 ? pmd_mapped_bytes(p) : -1;
+  unmap_aligned(p, size);
+  return n;
+}
+
 }  // namespace detail
 }  // namespace shmarray
