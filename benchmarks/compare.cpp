@@ -75,7 +75,8 @@ bool read_all(int fd, void* p, std::size_t n) {
 // ---- the worker (this program with --worker <cmd fd> <result fd>) ---------------------------
 
 struct command {
-  std::uint32_t kind;  // 1 = attach the segment `name`; 2 = `count` doubles follow on the pipe
+  std::uint32_t kind;  // 1 = attach the segment `name`; 2 = `count` doubles follow on the pipe;
+                       // 3 = attach `name` and time two passes over it
   std::uint32_t pad;
   std::uint64_t count;  // elements
   char name[64];
@@ -84,6 +85,7 @@ struct result {
   double sum;
   std::int32_t ok;
   std::int32_t pad;
+  double pass1_s, pass2_s;  // kind 3
 };
 
 double sum_of(const double* p, std::size_t n) {
@@ -102,13 +104,22 @@ double sum_of(const double* p, std::size_t n) {
 int worker_main(int cmd, int res) {
   command c{};
   if (!read_all(cmd, &c, sizeof c)) return 0;
-  result r{0, 1, 0};
+  result r{0, 1, 0, 0, 0};
   shmarray::shared_array<const double> a;
   std::vector<double> own;
   try {
     if (c.kind == 1) {
       a = shmarray::shared_array<const double>::attach(c.name);
       r.sum = sum_of(a.data(), a.size());
+    } else if (c.kind == 3) {
+      a = shmarray::shared_array<const double>::attach(c.name);
+      auto t0 = clk::now();
+      r.sum = sum_of(a.data(), a.size());
+      r.pass1_s = since(t0);
+      t0 = clk::now();
+      const double again = sum_of(a.data(), a.size());
+      r.pass2_s = since(t0);
+      if (again != r.sum) r.ok = 0;
     } else {
       own.resize(c.count);
       read_all(cmd, own.data(), c.count * sizeof(double));
@@ -267,6 +278,73 @@ double attach_s(const std::string& name, bool raw, int k) {
   return t[t.size() / 2];
 }
 
+// ---- the goals of the huge-pages issue, each a ratio within one run -------------------------
+
+/// One repetition of the goal figures at one size, for huge_pages off or prefer.
+struct goal_sample {
+  double copy_s = 0;                        // shared_array::copy (create + fill + publish)
+  double remove_s = 0;                      // close() of that owner: munmap + unlink
+  double pass1_s = 0;                       // a fresh worker's first pass over the attached array
+  double pass2_s = 0;                       // and its second
+  double attach_s = 0;                      // median attach of that segment
+  double bare_s = 0;                        // median shm_open+fstat+mmap+close of it
+  bool huge = false;                        // whether the segment got huge pages
+  double pass_ratio = 0, attach_ratio = 0;  // summarize(): medians of the per-repetition ratios
+};
+
+double attach_s(const std::string& name, bool raw, int k);
+
+goal_sample goal_run(const std::vector<double>& src, shmarray::huge_pages hp, double expect,
+                     int attaches) {
+  goal_sample g;
+  worker w = spawn_worker();  // started before the segment exists: a fresh process
+  shmarray::create_options o;
+  o.huge_pages = hp;
+  auto t0 = clk::now();
+  auto a = shmarray::shared_array<double>::copy(src, o);
+  g.copy_s = since(t0);
+  g.huge = a.huge_page_bytes() > 0;
+  command c{};
+  c.kind = 3;
+  c.count = src.size();
+  std::snprintf(c.name, sizeof c.name, "%s", a.name().c_str());
+  write_all(w.cmd, &c, sizeof c);
+  result r{};
+  if (!read_all(w.res, &r, sizeof r) || !r.ok || r.sum != expect) die("a reader failed");
+  ::close(w.cmd);
+  ::close(w.res);
+  ::waitpid(w.pid, nullptr, 0);
+  g.pass1_s = r.pass1_s;
+  g.pass2_s = r.pass2_s;
+  // attach and bare alternate in rounds, so drift hits both alike
+  std::vector<double> at, bt;
+  for (int round = 0; round < 5; ++round) {
+    at.push_back(attach_s(a.name(), false, attaches / 5 + 1));
+    bt.push_back(attach_s(a.name(), true, attaches / 5 + 1));
+  }
+  std::sort(at.begin(), at.end());
+  std::sort(bt.begin(), bt.end());
+  g.attach_s = at[at.size() / 2];
+  g.bare_s = bt[bt.size() / 2];
+  t0 = clk::now();
+  a.close();
+  g.remove_s = since(t0);
+  return g;
+}
+
+/// memcpy into a buffer whose pages are already mapped: what a copy could cost at best. The
+/// untimed first copy re-maps dst writable: after any fork (the workers) its pages are
+/// copy-on-write and the first write to each takes a fault.
+double warm_memcpy_s(const std::vector<double>& src, std::vector<double>& dst) {
+  std::memcpy(dst.data(), src.data(), src.size() * sizeof(double));
+  asm volatile("" : : "r"(dst.data()) : "memory");
+  auto t0 = clk::now();
+  std::memcpy(dst.data(), src.data(), src.size() * sizeof(double));
+  double t = since(t0);
+  asm volatile("" : : "r"(dst.data()) : "memory");
+  return t;
+}
+
 // ---- Python: multiprocessing.shared_memory + NumPy ------------------------------------------
 
 const char* python_script = R"PY(
@@ -377,6 +455,74 @@ T median_of(std::vector<T> v) {
   return v[v.size() / 2];
 }
 
+/// The medians of goal samples, field by field (and whether every repetition got huge pages).
+goal_sample summarize(const std::vector<goal_sample>& v) {
+  auto med = [&v](double goal_sample::*f) {
+    std::vector<double> x;
+    for (const auto& g : v) x.push_back(g.*f);
+    return median_of(x);
+  };
+  goal_sample m;
+  m.copy_s = med(&goal_sample::copy_s);
+  m.remove_s = med(&goal_sample::remove_s);
+  m.pass1_s = med(&goal_sample::pass1_s);
+  m.pass2_s = med(&goal_sample::pass2_s);
+  m.attach_s = med(&goal_sample::attach_s);
+  m.bare_s = med(&goal_sample::bare_s);
+  m.huge = std::all_of(v.begin(), v.end(), [](const goal_sample& g) { return g.huge; });
+  // ratios of medians would mix repetitions: take the median of the per-repetition ratios
+  std::vector<double> p, a;
+  for (const auto& g : v) {
+    p.push_back(g.pass1_s / g.pass2_s);
+    a.push_back(g.attach_s / g.bare_s);
+  }
+  m.pass_ratio = median_of(p);
+  m.attach_ratio = median_of(a);
+  return m;
+}
+
+struct goal_row {
+  std::size_t bytes;
+  double warm_s;
+  goal_sample off, on;
+};
+
+/// Prints the goals table: one column per size, ratios of the same run.
+void print_goals(const std::vector<goal_row>& rows, int reps) {
+  std::printf(
+      "\nGoals (medians of %d repetitions, each a ratio within one run; huge = "
+      "huge_pages::prefer, off = huge_pages::off)\n",
+      reps);
+  std::printf("%-44s", "");
+  for (const auto& r : rows) std::printf(" %9s", label(r.bytes).c_str());
+  std::printf("   goal\n");
+  auto line = [&rows](const char* what, const char* goal, auto f) {
+    std::printf("%-44s", what);
+    for (const auto& r : rows) std::printf(" %9.3f", f(r));
+    std::printf("   %s\n", goal);
+  };
+  line("copy speed / warm memcpy, off", "",
+       [](const goal_row& r) { return r.warm_s / r.off.copy_s; });
+  line("copy speed / warm memcpy, huge", ">= 0.6 (8 MiB), >= 0.45 (>= 256 MiB)",
+       [](const goal_row& r) { return r.warm_s / r.on.copy_s; });
+  line("fresh reader 1st pass speed / 2nd, off", "",
+       [](const goal_row& r) { return 1 / r.off.pass_ratio; });
+  line("fresh reader 1st pass speed / 2nd, huge", ">= 0.95",
+       [](const goal_row& r) { return 1 / r.on.pass_ratio; });
+  line("remove the segment (close), ms, off", "",
+       [](const goal_row& r) { return r.off.remove_s * 1e3; });
+  line("remove the segment (close), ms, huge", "<= 3 ms (1 GiB)",
+       [](const goal_row& r) { return r.on.remove_s * 1e3; });
+  line("attach / bare shm_open+fstat+mmap+close, off", "<= 1.25",
+       [](const goal_row& r) { return r.off.attach_ratio; });
+  line("attach / bare shm_open+fstat+mmap+close, huge", "<= 1.25",
+       [](const goal_row& r) { return r.on.attach_ratio; });
+  line("warm memcpy GB/s (the baseline)", "",
+       [](const goal_row& r) { return static_cast<double>(r.bytes) / r.warm_s / 1e9; });
+  line("huge pages in every repetition (1 = yes)", "",
+       [](const goal_row& r) { return r.on.huge ? 1.0 : 0.0; });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -426,12 +572,15 @@ int main(int argc, char** argv) {
   const bool have_py = python != "off" && python_has_numpy();
   if (have_py) py = run_python(sizes, reps, attaches);
 
+  std::vector<goal_row> goals;
   std::FILE* out = std::fopen(csv.c_str(), "w");
   if (!out) die("open " + csv);
   std::fprintf(out,
                "size_bytes,size_mib,workers,shm_wall_ms,pipe_wall_ms,shm_rssanon_kib,"
                "pipe_rssanon_kib,shm_pss_kib,pipe_pss_kib,shm_copy_ms,raw_copy_ms,py_copy_ms,"
-               "shm_attach_us,raw_attach_us,py_attach_us\n");
+               "shm_attach_us,raw_attach_us,py_attach_us,warm_memcpy_ms,copy_off_ms,copy_huge_ms,"
+               "pass_ratio_off,pass_ratio_huge,remove_off_ms,remove_huge_ms,attach_ratio_off,"
+               "attach_ratio_huge\n");
   std::printf("%u workers, %d repetitions (medians); ratios > 1 favour shmarray\n\n", workers,
               reps);
   std::printf("%-8s | %-27s | %-25s | %-23s | %-19s\n", "size", "wall: pipe / shmarray",
@@ -455,6 +604,19 @@ int main(int argc, char** argv) {
       sc.push_back(shm_copy_s(src));
       rc.push_back(raw_copy_s(src));
     }
+    // The goals: copy ÷ warm memcpy, a fresh reader's first ÷ second pass, removal, attach ÷
+    // bare, with huge pages off and on, interleaved per repetition.
+    std::vector<double> warm_dst(src.size());
+    std::memset(warm_dst.data(), 1, bytes);  // maps its pages
+    std::vector<double> wt;
+    std::vector<goal_sample> g_off, g_on;
+    for (int r = 0; r < reps; ++r) {
+      wt.push_back(warm_memcpy_s(src, warm_dst));
+      g_off.push_back(goal_run(src, shmarray::huge_pages::off, expect, attaches));
+      g_on.push_back(goal_run(src, shmarray::huge_pages::prefer, expect, attaches));
+    }
+    warm_dst = {};
+    goals.push_back(goal_row{bytes, median_of(wt), summarize(g_off), summarize(g_on)});
     double sa, ra;
     {
       auto a = shmarray::shared_array<double>::copy(src);
@@ -464,9 +626,15 @@ int main(int argc, char** argv) {
     const double swm = median_of(sw), pwm = median_of(pw), scm = median_of(sc), rcm = median_of(rc);
     const long srm = median_of(sr), prm = median_of(pr), spm = median_of(sp), ppm = median_of(pp);
     const double pyc = py[i].first, pya = py[i].second;
-    std::fprintf(out, "%zu,%.3f,%u,%.3f,%.3f,%ld,%ld,%ld,%ld,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f\n",
-                 bytes, static_cast<double>(bytes) / (1 << 20), workers, swm * 1e3, pwm * 1e3, srm,
-                 prm, spm, ppm, scm * 1e3, rcm * 1e3, pyc * 1e3, sa * 1e6, ra * 1e6, pya * 1e6);
+    const goal_row& gr = goals.back();
+    std::fprintf(
+        out,
+        "%zu,%.3f,%u,%.3f,%.3f,%ld,%ld,%ld,%ld,%.3f,%.3f,%.3f,%.2f,%.2f,%.2f,%.3f,%.3f,%.3f,"
+        "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n",
+        bytes, static_cast<double>(bytes) / (1 << 20), workers, swm * 1e3, pwm * 1e3, srm, prm, spm,
+        ppm, scm * 1e3, rcm * 1e3, pyc * 1e3, sa * 1e6, ra * 1e6, pya * 1e6, gr.warm_s * 1e3,
+        gr.off.copy_s * 1e3, gr.on.copy_s * 1e3, gr.off.pass_ratio, gr.on.pass_ratio,
+        gr.off.remove_s * 1e3, gr.on.remove_s * 1e3, gr.off.attach_ratio, gr.on.attach_ratio);
     char py_c[32] = "n/a", py_a[32] = "n/a";
     if (!std::isnan(pyc)) std::snprintf(py_c, sizeof py_c, "%.2fx", pyc / scm);
     if (!std::isnan(pya)) std::snprintf(py_a, sizeof py_a, "%.2fx", pya / sa);
@@ -482,6 +650,7 @@ int main(int argc, char** argv) {
         "", ppm, spm, workers);
   }
   std::fclose(out);
+  print_goals(goals, reps);
   std::printf(
       "\ncopy: time of the plain C sequence (or Python) / shmarray::copy; attach: the same "
       "for attach.\nwrote %s%s\n",

@@ -861,3 +861,28 @@ TEST_CASE("SHMARRAY_SHM_DIR points the tool at another directory", "[tool][dir]"
   CHECK(!std::filesystem::exists(shm / "seg"));
   CHECK(tool({"ls"}, env).out == "no shmarray segments in " + shm.path + "\n");
 }
+
+TEST_CASE("info says how much of a segment is on huge pages", "[tool][info][huge]") {
+  REQUIRE_TOOL();
+  const std::string on = unique_name("huge"), off = unique_name("small");
+  shmarray::create_options o{on};
+  o.huge_pages = shmarray::huge_pages::prefer;
+  auto h = shared_array<double>::allocate({(std::size_t{5} << 20) / 8}, o);
+  shmarray::create_options p{off};
+  p.huge_pages = shmarray::huge_pages::off;
+  auto s = shared_array<double>::allocate({(std::size_t{5} << 20) / 8}, p);
+  result ri = tool({"info", on});
+  INFO(ri.out << ri.err);
+  REQUIRE(ri.code == 0);
+  const std::string want = std::to_string(h.huge_page_bytes()) + " bytes (";
+  CHECK(line_of(ri.out, "huge pages:").find(want) != std::string::npos);
+  if (h.huge_page_bytes() > 0)
+    CHECK(line_of(ri.out, "  flags:").find("(huge") != std::string::npos);
+  result so = tool({"info", off});
+  CHECK(line_of(so.out, "huge pages:").find(" 0 bytes (") != std::string::npos);
+  CHECK(line_of(so.out, "  flags:").find("(huge") == std::string::npos);
+  result j = tool({"info", "--json", on});
+  INFO(j.out);
+  CHECK(j.out.find("\"huge_page_bytes\": " + std::to_string(h.huge_page_bytes())) !=
+        std::string::npos);
+}

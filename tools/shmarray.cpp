@@ -436,6 +436,8 @@ void cmd_info(const parsed& a, output& o) {
   const std::size_t n = p.hdr.count();
   const std::string version = std::to_string(p.hdr.major) + "." + std::to_string(p.hdr.minor);
   const liveness live = p.has_trailer ? creator_liveness(p.tr) : liveness::unknown;
+  const long long huge =
+      sa::detail::huge_bytes_of_file(p.fd.get(), static_cast<std::size_t>(p.st.st_size));
   char hash[24];
   std::snprintf(hash, sizeof hash, "0x%016llx", static_cast<unsigned long long>(p.tr.type_hash));
   if (a.has("--json")) {
@@ -451,6 +453,11 @@ void cmd_info(const parsed& a, output& o) {
     else
       w.key("user").str(u);
     w.key("mode").str(mode_string(p.st.st_mode)).key("age_seconds").num(p.age);
+    w.key("huge_page_bytes");
+    if (huge < 0)
+      w.null();
+    else
+      w.num(static_cast<std::uint64_t>(huge));
     w.key("header").begin_object();
     w.key("format_version").str(version);
     w.key("descr").str(p.hdr.descr);
@@ -521,6 +528,11 @@ void cmd_info(const parsed& a, output& o) {
   row("owner:", owner_string(p.st.st_uid) + " (uid " + std::to_string(p.st.st_uid) + "), mode " +
                     mode_string(p.st.st_mode));
   row("age:", short_age(p.age));
+  row("huge pages:", huge < 0 ? std::string("unknown")
+                              : std::to_string(huge) + " bytes (" +
+                                    short_bytes(static_cast<std::uint64_t>(huge)) + ") of " +
+                                    short_bytes(static_cast<std::uint64_t>(p.st.st_size)) +
+                                    " on 2 MiB pages");
   row("header:", "NPY format " + version);
   row("  descr:", "'" + printable(p.hdr.descr) + "'" + (dt.empty() ? "" : " (" + dt + ")") + ", " +
                       std::to_string(p.item) + " bytes per element");
@@ -534,11 +546,16 @@ void cmd_info(const parsed& a, output& o) {
     row("  magic:",
         std::string(p.tr.magic, sizeof p.tr.magic) + ", version " + std::to_string(p.tr.version));
     row(
-        "  flags:", "0x" + [&] {
-          char b[16];
-          std::snprintf(b, sizeof b, "%x", p.tr.flags);
-          return std::string(b);
-        }() + ((p.tr.flags & flag_detached) ? " (detached: made by shmarray load)" : ""));
+        "  flags:",
+        "0x" +
+            [&] {
+              char b[16];
+              std::snprintf(b, sizeof b, "%x", p.tr.flags);
+              return std::string(b);
+            }() +
+            ((p.tr.flags & flag_detached) ? " (detached: made by shmarray load)" : "") +
+            ((p.tr.flags & sa::detail::trailer_flag_huge) ? " (huge: attach maps it 2 MiB-aligned)"
+                                                          : ""));
     row("  creator:", "pid " + std::to_string(p.tr.creator_pid) + ", started at tick " +
                           std::to_string(p.tr.creator_start) + ": " + liveness_name(live));
     row("  elem size:", std::to_string(p.tr.elem_size));

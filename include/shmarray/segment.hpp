@@ -30,6 +30,8 @@
 #include <string_view>
 #include <utility>
 
+#include "detail/huge_pages.hpp"
+#include "detail/shm_dir.hpp"
 #include "error.hpp"
 
 namespace shmarray {
@@ -62,6 +64,9 @@ inline constexpr std::uint32_t trailer_version = 2;
 /// Trailer flag: the segment is meant to outlive its creator (shared_array::persist(), the tool's
 /// load); `shmarray gc` keeps it even when the creator is dead.
 inline constexpr std::uint32_t trailer_flag_detached = 1u;
+/// Trailer flag: the creator put (some of) the segment on 2 MiB huge pages, so attach maps it
+/// 2 MiB-aligned (create_options::huge_pages).
+inline constexpr std::uint32_t trailer_flag_huge = 2u;
 
 constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept {
   return (n + a - 1) / a * a;
@@ -261,12 +266,16 @@ class segment {
     std::swap(creator_pid_, o.creator_pid_);
     std::swap(size_, o.size_);
     std::swap(mapped_, o.mapped_);
+    aligned_.swap(o.aligned_);
+    std::swap(huge_, o.huge_);
+    std::swap(read_only_, o.read_only_);
   }
 
-  /// Creates `name` with exactly `mode`, reserves `size` bytes and maps them read-write.
-  /// Throws already_exists, no_space, permission_denied, ... and leaves nothing behind.
+  /// Creates `name` with exactly `mode`, reserves `size` bytes and maps them read-write, on huge
+  /// pages as `hp` asks (see create_huge). Throws already_exists, no_space, permission_denied, ...
+  /// and leaves nothing behind.
   static segment create(std::string_view op, const std::string& name, std::size_t size,
-                        unsigned mode) {
+                        unsigned mode, huge_pages hp = huge_pages::off) {
     segment s;
     bip::permissions perm;
     perm.set_permissions(static_cast<int>(mode & 07777));
@@ -287,6 +296,7 @@ class segment {
     s.name_ = name;
     if (size > 0) {
       int fd = shm.get_mapping_handle().handle;
+      if (hp != huge_pages::off && size >= huge_page_min_bytes) s.create_huge(op, fd, size, hp);
       int r;
       do {
         r = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
@@ -297,7 +307,7 @@ class segment {
       } else if (r != 0) {
         throw_os(op, name, "posix_fallocate", r);
       }
-      s.map(op, shm, bip::read_write, size);
+      if (!s.aligned_) s.map(op, shm, bip::read_write, size);
     }
     s.owner_ = true;
     s.unlink_ = true;
@@ -315,12 +325,13 @@ class segment {
   /// The descriptor comes from shm_open with O_NONBLOCK and goes to Boost's mapped_region: a FIFO
   /// planted under the name then cannot block the open (O_NONBLOCK), and fstat on the very object
   /// that is mapped refuses it, with no window between a check and the open.
+  /// With `map_now` false the caller maps with map_opened() once it has read the trailer.
   static segment open(std::string_view op, std::string name, bool read_only,
-                      bool allow_foreign_owner, deadline& limit) {
+                      bool allow_foreign_owner, deadline& limit, bool map_now = true) {
     segment s;
     s.name_ = std::move(name);
-    s.fd_ =
-        ::shm_open(s.name_.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC, 0);
+    struct stat st {};
+    s.fd_ = open_shm(s.name_.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_NONBLOCK, &st);
     if (s.fd_ < 0) {
       int e = errno;
       // glibc's shm_open reports a directory (EISDIR) as EINVAL, as it does a name with a '/'.
@@ -329,15 +340,14 @@ class segment {
         throw_not_regular(op, s.name_);
       throw_os(op, s.name_, "shm_open", e);
     }
-    struct stat st {};
     long backoff_us = 20;
     for (;;) {
-      if (::fstat(s.fd_, &st) != 0) throw_os(op, s.name_, "fstat", errno);
       if (!S_ISREG(st.st_mode)) throw_not_regular(op, s.name_);
       if (st.st_size > 0 || limit.passed()) break;
       timespec ts{0, backoff_us * 1000};
       ::nanosleep(&ts, nullptr);
       if (backoff_us < 2000) backoff_us *= 2;
+      if (::fstat(s.fd_, &st) != 0) throw_os(op, s.name_, "fstat", errno);
     }
     if (!allow_foreign_owner && st.st_uid != ::geteuid())
       throw_error(errc::permission_denied,
@@ -347,15 +357,46 @@ class segment {
                       "); another user could have planted it. Pass "
                       "attach_options{.allow_foreign_owner = true} if it is expected");
     s.size_ = static_cast<std::size_t>(st.st_size);
-    if (s.size_ > 0)
-      s.map(op, fd_mappable{s.fd_}, read_only ? bip::read_only : bip::read_write, s.size_);
+    s.read_only_ = read_only;
+    if (map_now) s.map_opened(op, false);
     return s;
   }
 
+  /// Maps the segment open() opened without mapping it (or maps it again): 2 MiB-aligned when
+  /// `huge` (its trailer says so), so its huge pages are mapped by PMDs.
+  void map_opened(std::string_view op, bool huge) {
+    if (size_ == 0 || (mapped() && (!huge || aligned_))) return;
+    if (huge && size_ >= huge_page_min_bytes) {
+      void* p =
+          map_aligned(size_, read_only_ ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd_);
+      if (p == MAP_FAILED) {
+        int e = errno;
+        if (e == ENOMEM) throw_no_space(op, name_, size_, e);
+        throw_os(op, name_, "mmap", e);
+      }
+      if (mapped_) {
+        bip::mapped_region().swap(region_);
+        mapped_ = false;
+      }
+      aligned_ = raw_mapping(p, size_);
+      huge_ = true;
+      return;
+    }
+    map(op, fd_mappable{fd_}, read_only_ ? bip::read_only : bip::read_write, size_);
+  }
+
   /// Anonymous shared memory (no name; shared with children forked after this call).
-  static segment anonymous(std::string_view op, std::size_t size) {
+  static segment anonymous(std::string_view op, std::size_t size, huge_pages hp = huge_pages::off) {
     segment s;
-    if (size > 0) {
+    if (size > 0 && hp != huge_pages::off && size >= huge_page_min_bytes) {
+      void* p = map_shared_anonymous(size, true, &s.huge_);
+      if (p == MAP_FAILED) throw_no_space(op, "(anonymous)", size, errno);
+      s.aligned_ = raw_mapping(p, size);
+      if (hp == huge_pages::require && !s.huge_)
+        throw_error(errc::no_space, std::string(op) +
+                                        " (anonymous): huge pages were required and the kernel "
+                                        "gave none (THP disabled, or no free 2 MiB blocks)");
+    } else if (size > 0) {
       try {
         bip::anonymous_shared_memory(size).swap(s.region_);
       } catch (const bip::interprocess_exception& e) {
@@ -371,12 +412,18 @@ class segment {
     return s;
   }
 
-  void* base() const noexcept { return mapped_ ? region_.get_address() : nullptr; }
+  void* base() const noexcept {
+    return aligned_ ? aligned_.get() : mapped_ ? region_.get_address() : nullptr;
+  }
+  /// True when the segment is (partly) on huge pages, or flagged so by its creator.
+  bool huge() const noexcept { return huge_; }
+  /// The descriptor open() keeps until drop_fd() (-1 otherwise).
+  int fd() const noexcept { return fd_; }
   std::size_t size() const noexcept { return size_; }
   const std::string& name() const noexcept { return name_; }
   bool owner() const noexcept { return owner_; }
   long creator_pid() const noexcept { return creator_pid_; }
-  bool is_open() const noexcept { return mapped_ || !name_.empty() || owner_; }
+  bool is_open() const noexcept { return mapped() || !name_.empty() || owner_; }
 
   /// Unmaps; unlinks when this is the owner and this process created the segment. Never throws.
   void close() noexcept {
@@ -385,6 +432,8 @@ class segment {
       bip::mapped_region().swap(region_);
       mapped_ = false;
     }
+    aligned_.reset();
+    huge_ = false;
     if (unlink_ && !name_.empty() && creator_pid_ == ::getpid())
       bip::shared_memory_object::remove(name_.c_str());
     owner_ = false;
@@ -430,9 +479,9 @@ class segment {
   /// Waits until byte 0 of the mapping is non-zero (the creator published) or `deadline` passes;
   /// returns byte 0. Sleeps on a futex on the first word, which publish() wakes.
   unsigned char wait_ready(std::chrono::steady_clock::time_point deadline) const noexcept {
-    if (!mapped_ || size_ < 4) return 0;
-    const auto* word = static_cast<const std::uint32_t*>(region_.get_address());
-    const auto* byte0 = static_cast<const unsigned char*>(region_.get_address());
+    if (!mapped() || size_ < 4) return 0;
+    const auto* word = static_cast<const std::uint32_t*>(base());
+    const auto* byte0 = static_cast<const unsigned char*>(base());
     for (;;) {
       std::uint32_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
       unsigned char b = __atomic_load_n(byte0, __ATOMIC_ACQUIRE);
@@ -446,9 +495,9 @@ class segment {
 
   /// Stores `b` to byte 0 with release ordering and wakes every process waiting in wait_ready.
   void publish(unsigned char b) noexcept {
-    if (!mapped_) return;
-    __atomic_store_n(static_cast<unsigned char*>(region_.get_address()), b, __ATOMIC_RELEASE);
-    if (!name_.empty()) futex_wake_all(region_.get_address());
+    if (!mapped()) return;
+    __atomic_store_n(static_cast<unsigned char*>(base()), b, __ATOMIC_RELEASE);
+    if (!name_.empty()) futex_wake_all(base());
   }
 
  private:
@@ -459,6 +508,35 @@ class segment {
       return bip::ipcdetail::mapping_handle_from_file_handle(fd);
     }
   };
+
+  bool mapped() const noexcept { return mapped_ || aligned_; }
+
+  // The huge-page path of create() for the new file fd of `size` bytes: size it, map it
+  // 2 MiB-aligned, seed and collapse its whole 2 MiB blocks (detail/huge_pages.hpp); create()'s
+  // posix_fallocate then reserves whatever is not on huge pages yet, so a full /dev/shm is still
+  // no_space here. `require`: no_space unless every whole block became a huge page.
+  void create_huge(std::string_view op, int fd, std::size_t size, huge_pages hp) {
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw_os(op, name_, "ftruncate", errno);
+    void* p = map_aligned(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      if (e == ENOMEM) throw_no_space(op, name_, size, e);
+      throw_os(op, name_, "mmap", e);
+    }
+    aligned_ = raw_mapping(p, size);
+    const collapse_result c = collapse_file(fd, p, size);
+    huge_ = c.collapsed > 0;
+    if (c.error == ENOSPC) throw_no_space(op, name_, size, ENOSPC);
+    if (hp == huge_pages::require && c.collapsed < c.blocks)
+      throw_error(errc::no_space,
+                  std::string(op) + " " + quote_name(name_) + ": huge pages were required; " +
+                      std::to_string(c.collapsed) + " of " + std::to_string(c.blocks) +
+                      " 2 MiB blocks became huge pages (" +
+                      (c.error ? std::strerror(c.error) : "no error") +
+                      "): THP disabled (transparent_hugepage/shmem_enabled deny, "
+                      "PR_SET_THP_DISABLE), Linux < 6.1, or no free 2 MiB blocks",
+                  c.error);
+  }
 
   template <class Mappable>
   void map(std::string_view op, const Mappable& m, bip::mode_t mode, std::size_t size) {
@@ -483,6 +561,9 @@ class segment {
     fd_ = std::exchange(o.fd_, -1);
     creator_pid_ = std::exchange(o.creator_pid_, 0);
     size_ = std::exchange(o.size_, 0);
+    aligned_ = std::move(o.aligned_);
+    huge_ = std::exchange(o.huge_, false);
+    read_only_ = std::exchange(o.read_only_, false);
   }
 
   bip::mapped_region region_;
@@ -490,7 +571,10 @@ class segment {
   int fd_ = -1;  // kept by open() until drop_fd(), for read_at()
   bool owner_ = false;
   bool unlink_ = false;
-  bool mapped_ = false;
+  bool mapped_ = false;  // region_ holds the mapping
+  raw_mapping aligned_;  // or this holds it: a 2 MiB-aligned mapping (huge pages)
+  bool huge_ = false;
+  bool read_only_ = false;
   long creator_pid_ = 0;
   std::size_t size_ = 0;
 };

@@ -38,6 +38,9 @@ struct create_options {
   unsigned mode = 0600;        // the segment's permissions, exactly (whatever the umask)
   bool fortran_order = false;  // NPY 'fortran_order': column-major; views are layout_left
   unsigned copy_threads = 0;   // copy/load: 0 = automatic (threads for large arrays), 1 = off
+  /// 2 MiB huge pages for segments of at least 2 MiB, where the kernel gives them (prefer), or
+  /// never (off), or as a condition (require: no_space otherwise). See detail/huge_pages.hpp.
+  shmarray::huge_pages huge_pages = shmarray::huge_pages::prefer;
 };
 
 /// How an existing segment is attached.
@@ -318,13 +321,14 @@ class shared_array {
 
   /// Shared memory with no name, for fork-based pools: children forked after this call share it;
   /// nothing can attach to it by name and nothing is left behind when the last process exits.
-  static shared_array allocate_anonymous(shape_type shape, bool fortran_order = false) {
+  static shared_array allocate_anonymous(shape_type shape, bool fortran_order = false,
+                                         huge_pages hp = huge_pages::prefer) {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
     constexpr std::string_view op = "allocate_anonymous";
     check_shape_(op, "(anonymous)", shape);
     detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order);
     shared_array a;
-    a.seg_ = detail::segment::anonymous(op, plan.total);
+    a.seg_ = detail::segment::anonymous(op, plan.total, hp);
     a.finish_create_(std::move(shape), fortran_order, plan);
     a.seg_.publish(0x93);
     return a;
@@ -438,6 +442,13 @@ class shared_array {
   /// The whole mapped segment: header, data, trailer and sync block (np.load reads the first
   /// two).
   std::size_t segment_size() const noexcept { return seg_.size(); }
+  /// How many bytes of this handle's mapping sit on 2 MiB huge pages mapped as such (see
+  /// create_options::huge_pages). Reads /proc/self/smaps, a few hundred microseconds: for
+  /// diagnostics and tests, not for loops. 0 when closed or unknown.
+  std::size_t huge_page_bytes() const noexcept {
+    const long long n = seg_.base() ? detail::pmd_mapped_bytes(seg_.base()) : 0;
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
 
   /// Lets the segment outlive this handle and its process: close() no longer unlinks it, and the
   /// trailer is marked detached so `shmarray gc` keeps it after this process exits (remove it with
@@ -624,6 +635,7 @@ class shared_array {
     detail::trailer t{};
     std::memcpy(t.magic, detail::trailer_magic, sizeof t.magic);
     t.version = detail::trailer_version;
+    if (seg_.huge() && !seg_.name().empty()) t.flags |= detail::trailer_flag_huge;
     t.creator_pid = static_cast<std::uint64_t>(::getpid());
     t.creator_start = detail::self_start_time();
     t.elem_size = sizeof(value_type);
@@ -670,7 +682,7 @@ class shared_array {
       std::string name = generated ? detail::generate_name() : o.name;
       if (m) m->track(name);
       try {
-        a.seg_ = detail::segment::create(op, name, plan.total, o.mode);
+        a.seg_ = detail::segment::create(op, name, plan.total, o.mode, o.huge_pages);
         break;
       } catch (const error& e) {
         if (m) m->untrack(name);
@@ -806,7 +818,8 @@ class shared_array {
     detail::validate_name(op, name);
     detail::deadline limit(o.ready_timeout);
     shared_array a;
-    a.seg_ = detail::segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit);
+    a.seg_ = detail::segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit,
+                                   false);
     const std::string& n = a.seg_.name();
     const std::size_t size = a.seg_.size();
     auto what = [&n] { return "attach '" + n + "'"; };
@@ -826,6 +839,7 @@ class shared_array {
     const std::size_t first = std::min(size, sizeof small);
     std::size_t got = a.seg_.read_at(0, small, first);
     if (got == 0 || static_cast<unsigned char>(small[0]) == 0) {
+      a.seg_.map_opened(op, false);  // the wait sleeps on the mapping's first word
       if (a.seg_.wait_ready(limit.at()) == 0)
         detail::throw_error(
             errc::not_ready,
@@ -870,8 +884,10 @@ class shared_array {
                                                 " is not aligned for the element type");
     // The trailer, when present, must agree (a NumPy-written .npy copied here has none): a
     // trailer that contradicts the header means a corrupt segment. It is also what tells struct
-    // (|V) types apart. For small arrays it came with the header's read.
+    // (|V) types apart. For small arrays it came with the header's read. Its flags say whether
+    // to map the segment 2 MiB-aligned (huge pages).
     std::size_t sync_at = 0;
+    bool huge = false;
     {
       const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
       detail::trailer t;
@@ -906,12 +922,14 @@ class shared_array {
                               what() + ": the segment holds another " +
                                   std::to_string(sizeof(value_type)) +
                                   "-byte struct type (type hash differs from T's)");
+        huge = (t.flags & detail::trailer_flag_huge) != 0;
       }
     }
     if (expected && *expected != h.shape)
       detail::throw_error(errc::shape_mismatch, what() + ": the segment has shape " +
                                                     npy::shape_string(h.shape) + ", expected " +
                                                     npy::shape_string(*expected));
+    a.seg_.map_opened(op, huge);
     a.seg_.drop_fd();
     a.set_view_(h.data_offset, std::move(h.shape), h.fortran_order);
     if (sync_at)
