@@ -27,11 +27,19 @@ bool aligned_2m(const void* p) {
   return reinterpret_cast<std::uintptr_t>(p) % shmarray::detail::huge_page_size == 0;
 }
 
-// The mapping's base: the data sits at the header's end.
+// The mapping's base: the data sits at the end of the .npy prefix, whose length the segment's
+// first 10 bytes give (format 1.0: magic, version, 2-byte little-endian header length).
 template <class T>
 const void* base_of(const shared_array<T>& a) {
-  return reinterpret_cast<const unsigned char*>(a.data()) -
-         (a.segment_size() - shmarray::detail::align_up(a.nbytes(), 64) - 64);
+  unsigned char prefix[10] = {};
+  int fd = ::shm_open(a.name().c_str(), O_RDONLY, 0);
+  REQUIRE(fd >= 0);
+  const bool read_all =
+      ::pread(fd, prefix, sizeof prefix, 0) == static_cast<ssize_t>(sizeof prefix);
+  ::close(fd);
+  REQUIRE(read_all);
+  const std::size_t data_offset = 10u + prefix[8] + 256u * prefix[9];
+  return reinterpret_cast<const unsigned char*>(a.data()) - data_offset;
 }
 
 /// Whether this kernel and process give huge pages through MADV_COLLAPSE at all (Linux >= 6.1,
@@ -83,8 +91,7 @@ TEST_CASE("map_aligned gives 2 MiB-aligned mappings, again and again, next to ot
 TEST_CASE("huge_pages::prefer: a large copy is on huge pages and an attacher maps it aligned",
           "[huge]") {
   if (!kernel_collapses()) {
-    WARN("skipped: this kernel or process gives no huge pages through MADV_COLLAPSE");
-    return;
+    SHMTEST_SKIP("this kernel or process gives no huge pages through MADV_COLLAPSE");
   }
   const auto src = ramp(5 * mib / sizeof(double));  // 5 MiB: two whole blocks and a 4 KiB tail
   auto a = shared_array<double>::copy(src, with(huge_pages::prefer));
@@ -142,8 +149,7 @@ TEST_CASE(
     return anon.huge_page_bytes() == 0 && anon.data()[src.size() - 1] == 0 ? 0 : 16;
   });
   if (st.exited && st.code == 77) {
-    WARN("skipped: prctl(PR_SET_THP_DISABLE) is not available");
-    return;
+    SHMTEST_SKIP("prctl(PR_SET_THP_DISABLE) is not available");
   }
   CHECK(st.signal == 0);
   CHECK(st.code == 0);
@@ -170,8 +176,7 @@ TEST_CASE(
     return shmtest::count_dir("/dev/shm") == 2 ? 0 : 15;
   });
   if (st.exited && st.code == 77) {
-    WARN("skipped: cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
-    return;
+    SHMTEST_SKIP("cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
   }
   CHECK(st.signal == 0);
   CHECK(st.code == 0);
@@ -179,8 +184,7 @@ TEST_CASE(
 
 TEST_CASE("anonymous arrays on huge pages are shared with forked children", "[huge]") {
   if (!kernel_collapses()) {
-    WARN("skipped: this kernel or process gives no huge pages through MADV_COLLAPSE");
-    return;
+    SHMTEST_SKIP("this kernel or process gives no huge pages through MADV_COLLAPSE");
   }
   auto a = shared_array<std::uint64_t>::allocate_anonymous({(4 * mib) / 8});
   CHECK(a.huge_page_bytes() >= 2 * mib);
@@ -247,8 +251,7 @@ TEST_CASE("a fork into a new mount namespace does not attach through the old /de
     return d.data()[0] == 10 ? 0 : 13;
   });
   if (st.exited && st.code == 77) {
-    WARN("skipped: cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
-    return;
+    SHMTEST_SKIP("cannot make a private mount namespace here (needs root / CAP_SYS_ADMIN)");
   }
   CHECK(st.code == 0);
   auto again = shared_array<const int>::attach(outer_name);  // the parent is unaffected
