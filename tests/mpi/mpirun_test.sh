@@ -74,7 +74,17 @@ set -- --oversubscribe --mca pml ob1 --mca mpi_yield_when_idle 1 -np "$np" "$@"
 for v in SHMARRAY_MPI_RANKS_PER_NODE EXPECT_NODES SHMARRAY_STRESS; do
   eval "[ -n \"\${$v+x}\" ]" && set -- -x "$v" "$@"
 done
-[ -n "$hosts" ] && set -- --mca plm_rsh_agent "$here/fake_node_agent.sh" --host "$hosts" "$@"
+if [ -n "$hosts" ]; then
+  # OpenMPI splits plm_rsh_agent at spaces: run a copy from the private directory, so a checkout
+  # whose path has a space (or sits under a folder the daemons' uid cannot reach) still works.
+  case "$tmp" in *" "*)
+    echo "mpirun_test.sh: TMPDIR has a space ($tmp); OpenMPI's rsh agent path cannot" >&2
+    exit 1 ;;
+  esac
+  cp "$here/fake_node_agent.sh" "$tmp/fake_node_agent.sh" && chmod 755 "$tmp/fake_node_agent.sh" ||
+    exit 1
+  set -- --mca plm_rsh_agent "$tmp/fake_node_agent.sh" --host "$hosts" "$@"
+fi
 
 timeout -k 5 "${SHMARRAY_MPI_TIMEOUT:-120}" mpirun "$@" >"$tmp/out" 2>"$tmp/err"
 rc=$?
