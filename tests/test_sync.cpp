@@ -516,18 +516,18 @@ TEST_CASE(
       return [&, counter] {
         auto b = shmarray::shared_array<std::int64_t>::attach(name);
         const std::int64_t me = ::getpid();
+        volatile int spin = 0;  // stores to it keep the busy loops below
+        (void)spin;
         for (;;) {
           {
             std::lock_guard g(b);
             acquired(b);
             b.data()[0] = me;
-            for (volatile int k = 0; k < 2000; ++k) {
-            }
+            for (int k = 0; k < 2000; ++k) spin = k;  // a volatile store: not optimised away
             ++b.data()[counter];
             b.data()[0] = 0;
           }
-          for (volatile int k = 0; k < 2000; ++k) {  // outside: lets a woken locker in
-          }
+          for (int k = 0; k < 2000; ++k) spin = k;  // outside: lets a woken locker in
         }
         return 0;
       };
