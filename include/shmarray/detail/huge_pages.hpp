@@ -13,7 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <utility>
 
 namespace shmarray {
@@ -258,17 +260,21 @@ inline long long pmd_mapped_bytes(const void* addr) noexcept {
     // its fields start with a capitalised name ("ShmemPmdMapped:    2048 kB").
     if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
       if (in) break;
-      unsigned long long s = 0;
-      in = std::sscanf(line, "%llx-", &s) == 1 && s == want;
+      char* end = nullptr;
+      const unsigned long long s = std::strtoull(line, &end, 16);
+      in = end != line && *end == '-' && s == want;
       if (in) kib = 0;
       continue;
     }
     if (!in) continue;
-    long long v = 0;
-    if (std::sscanf(line, "ShmemPmdMapped: %lld", &v) == 1 ||
-        std::sscanf(line, "FilePmdMapped: %lld", &v) == 1 ||
-        std::sscanf(line, "AnonHugePages: %lld", &v) == 1)
-      kib += v;
+    for (const char* field : {"ShmemPmdMapped:", "FilePmdMapped:", "AnonHugePages:"}) {
+      const std::size_t n = std::strlen(field);
+      if (std::strncmp(line, field, n) != 0) continue;
+      char* end = nullptr;
+      const long long v = std::strtoll(line + n, &end, 10);
+      if (end != line + n) kib += v;
+      break;
+    }
   }
   std::fclose(f);
   return kib < 0 ? -1 : kib * 1024;

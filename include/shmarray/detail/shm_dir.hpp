@@ -68,9 +68,7 @@ class shm_dir {
       }
       const int e = errno;
       if (attempt > 0 || dir < 0) return -1;
-      if (e == EBADF || e == ENOTDIR) {
-        dir = refresh(dir, true);
-      } else if (e == ENOENT && moved()) {
+      if (e == EBADF || e == ENOTDIR || (e == ENOENT && moved())) {
         dir = refresh(dir, true);
       } else {
         errno = e;
