@@ -105,7 +105,7 @@ inline std::string load_file(const std::string& dir, const std::string& file, st
     sa::detail::throw_error(sa::errc::invalid_argument,
                             "load '" + file + "': the array is too large for memory");
   const std::size_t trailer_at = sa::detail::align_up(end, 64);
-  const std::size_t total = sa::sync_block_offset(trailer_at) + sizeof(sa::detail::sync_block);
+  const std::size_t total = sa::segment_bytes(trailer_at);
 
   const bool generated = name.empty();
   if (!generated) sa::detail::validate_name("load", name);
@@ -168,8 +168,7 @@ inline std::string load_file(const std::string& dir, const std::string& file, st
   t.data_offset = header.size();
   t.data_bytes = nbytes;
   std::memcpy(base + trailer_at, &t, sizeof t);
-  sa::detail::sync_ops::init(
-      reinterpret_cast<sa::detail::sync_block*>(base + sa::sync_block_offset(trailer_at)), name);
+  sa::detail::sync_ops::init(sa::sync_block_at(base, trailer_at), name);
   __atomic_store_n(base, static_cast<unsigned char>(0x93), __ATOMIC_RELEASE);
   sa::detail::futex_wake_all(base);
   guard.armed = false;

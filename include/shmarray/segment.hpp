@@ -50,7 +50,7 @@ namespace bip = boost::interprocess;
 struct trailer {
   char magic[8];                // "SHMARRAY"
   std::uint32_t version;        // trailer format version (2; 1: no sync block)
-  std::uint32_t flags;          // reserved (0)
+  std::uint32_t flags;          // trailer_flag_detached | trailer_flag_huge
   std::uint64_t creator_pid;    // the process that created the segment
   std::uint64_t creator_start;  // its start time (clock ticks since boot, /proc/<pid>/stat)
   std::uint64_t elem_size;      // sizeof(T)
@@ -368,12 +368,7 @@ class segment {
     if (size_ == 0 || (mapped() && (!huge || aligned_))) return;
     if (huge && size_ >= huge_page_min_bytes) {
       void* p =
-          map_aligned(size_, read_only_ ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd_);
-      if (p == MAP_FAILED) {
-        int e = errno;
-        if (e == ENOMEM) throw_no_space(op, name_, size_, e);
-        throw_os(op, name_, "mmap", e);
-      }
+          map_aligned_or_throw(op, fd_, size_, read_only_ ? PROT_READ : PROT_READ | PROT_WRITE);
       if (mapped_) {
         bip::mapped_region().swap(region_);
         mapped_ = false;
@@ -511,19 +506,26 @@ class segment {
 
   bool mapped() const noexcept { return mapped_ || aligned_; }
 
+  // A shared, 2 MiB-aligned mapping of `size` bytes of `fd` (detail/huge_pages.hpp); ENOMEM is
+  // no_space, any other failure the OS error.
+  void* map_aligned_or_throw(std::string_view op, int fd, std::size_t size, int prot) const {
+    void* p = map_aligned(size, prot, MAP_SHARED, fd);
+    if (p == MAP_FAILED) {
+      const int e = errno;
+      if (e == ENOMEM) throw_no_space(op, name_, size, e);
+      throw_os(op, name_, "mmap", e);
+    }
+    return p;
+  }
+
   // The huge-page path of create() for the new file fd of `size` bytes: size it, map it
   // 2 MiB-aligned, seed and collapse its whole 2 MiB blocks (detail/huge_pages.hpp); create()'s
   // posix_fallocate then reserves whatever is not on huge pages yet, so a full /dev/shm is still
   // no_space here. `require`: no_space unless every whole block became a huge page.
   void create_huge(std::string_view op, int fd, std::size_t size, huge_pages hp) {
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw_os(op, name_, "ftruncate", errno);
-    void* p = map_aligned(size, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      if (e == ENOMEM) throw_no_space(op, name_, size, e);
-      throw_os(op, name_, "mmap", e);
-    }
-    aligned_ = raw_mapping(p, size);
+    aligned_ = raw_mapping(map_aligned_or_throw(op, fd, size, PROT_READ | PROT_WRITE), size);
+    void* p = aligned_.get();
     const collapse_result c = collapse_file(fd, p, size);
     huge_ = c.collapsed > 0;
     if (c.error == ENOSPC) throw_no_space(op, name_, size, ENOSPC);

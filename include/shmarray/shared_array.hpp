@@ -624,7 +624,7 @@ class shared_array {
       detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
                                                       "': the array is too large for memory");
     p.trailer_at = detail::align_up(end, 64);
-    p.total = sync_block_offset(p.trailer_at) + sizeof(detail::sync_block);
+    p.total = segment_bytes(p.trailer_at);
     return p;
   }
 
@@ -643,7 +643,7 @@ class shared_array {
     t.data_offset = plan.header.size();
     t.data_bytes = plan.nbytes;
     std::memcpy(base + plan.trailer_at, &t, sizeof t);
-    sync_ = reinterpret_cast<detail::sync_block*>(base + sync_block_offset(plan.trailer_at));
+    sync_ = sync_block_at(base, plan.trailer_at);
     detail::sync_ops::init(sync_, seg_.name());
     set_view_(plan.header.size(), std::move(shape), fortran);
   }
@@ -886,10 +886,10 @@ class shared_array {
     // trailer that contradicts the header means a corrupt segment. It is also what tells struct
     // (|V) types apart. For small arrays it came with the header's read. Its flags say whether
     // to map the segment 2 MiB-aligned (huge pages).
-    std::size_t sync_at = 0;
+    bool has_sync = false;
     bool huge = false;
+    const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
     {
-      const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
       detail::trailer t;
       bool have = false;
       if (tat <= size && size - tat >= sizeof t) {
@@ -902,11 +902,12 @@ class shared_array {
       }
       if (have && std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
         if (t.version >= sync_format_version) {
-          sync_at = sync_block_offset(tat);
-          if (size < sync_at + sizeof(detail::sync_block))
+          has_sync = true;
+          if (size < segment_bytes(tat))
             detail::throw_error(errc::bad_format,
                                 what() + ": the trailer (version " + std::to_string(t.version) +
-                                    ") promises a sync block at " + std::to_string(sync_at) +
+                                    ") promises a sync block at " +
+                                    std::to_string(sync_block_offset(tat)) +
                                     ", but the segment ends at " + std::to_string(size));
         }
         if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset ||
@@ -932,9 +933,7 @@ class shared_array {
     a.seg_.map_opened(op, huge);
     a.seg_.drop_fd();
     a.set_view_(h.data_offset, std::move(h.shape), h.fortran_order);
-    if (sync_at)
-      a.sync_ = reinterpret_cast<detail::sync_block*>(static_cast<unsigned char*>(a.seg_.base()) +
-                                                      sync_at);
+    if (has_sync) a.sync_ = sync_block_at(a.seg_.base(), tat);
     return a;
   }
 

@@ -22,6 +22,16 @@ inline constexpr std::uint32_t sync_format_version = 2;
 constexpr std::size_t sync_block_offset(std::size_t trailer_offset) noexcept {
   return trailer_offset + sizeof(detail::trailer);
 }
+/// The whole size of a segment (version 2) whose trailer is at `trailer_offset`: the sync block
+/// is its last part.
+constexpr std::size_t segment_bytes(std::size_t trailer_offset) noexcept {
+  return sync_block_offset(trailer_offset) + sizeof(detail::sync_block);
+}
+/// The sync block of the segment mapped at `base` whose trailer is at `trailer_offset`.
+inline detail::sync_block* sync_block_at(void* base, std::size_t trailer_offset) noexcept {
+  return reinterpret_cast<detail::sync_block*>(static_cast<unsigned char*>(base) +
+                                               sync_block_offset(trailer_offset));
+}
 
 /// A writer's update of an array that readers snapshot: holds the segment's lock and marks the
 /// data as being written (readers' snapshots wait or retry meanwhile); when it ends -- destroyed or
