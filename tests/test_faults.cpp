@@ -9,8 +9,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -441,19 +444,25 @@ TEST_CASE("attach racing creation waits and sees the whole array, or is not_read
 
 TEST_CASE("an attacher never reads a half-written header: unpublished bytes are not_ready",
           "[faults][race]") {
-  // A creator that writes header, data and trailer byte by byte and publishes last: at every
-  // step, attach with no wait is not_ready (byte 0 still zero) and never anything else.
+  // A creator writes the header but byte 0 before the file has its size (segment::create), then
+  // data and trailer in any order, and publishes last: at every step, attach with no wait is
+  // not_ready (byte 0 still zero) and never anything else.
   std::string name = unique_name("halfwritten");
   shm_eraser er(name);
-  auto full = shmarray::npy::write_header("<f8", false, {16}) + std::string(16 * 8, '\x01');
+  const std::string header = shmarray::npy::write_header("<f8", false, {16});
+  auto full = header + std::string(16 * 8, '\x01');
   write_raw_segment(name, std::string(full.size(), '\0'));
   int fd = ::shm_open(name.c_str(), O_RDWR, 0);
   REQUIRE(fd >= 0);
   shmarray::attach_options o;
   o.ready_timeout = 0ms;
-  for (std::size_t i = full.size(); i-- > 1;) {
+  // Issue 13 (9): all zeros is no segment being made -- bad_format at once, whatever the wait.
+  CHECK(error_of([&] { shared_array<double>::attach(name, o); }) == errc::bad_format);
+  REQUIRE(::pwrite(fd, header.data() + 1, header.size() - 1, 1) ==
+          static_cast<ssize_t>(header.size() - 1));
+  for (std::size_t i = full.size(); i-- > header.size();) {
     REQUIRE(::pwrite(fd, &full[i], 1, static_cast<off_t>(i)) == 1);
-    if (i % 7 == 0 || i < 80)
+    if (i % 7 == 0 || i < header.size() + 16)
       CHECK(error_of([&] { shared_array<double>::attach(name, o); }) == errc::not_ready);
   }
   REQUIRE(::pwrite(fd, &full[0], 1, 0) == 1);
@@ -851,4 +860,116 @@ TEST_CASE("generated names: 10,000 without a duplicate, hex digits uniform", "[f
   }
   CHECK(first.size() == 16);
   CHECK(last.size() == 16);
+}
+
+TEST_CASE(
+    "Issue 13: attach of a zero-filled segment (multiprocessing.shared_memory) is bad_format at "
+    "once, naming attach_raw, not not_ready after the whole timeout",
+    "[faults][issue13]") {
+  shmarray::attach_options o;
+  o.ready_timeout = 20s;
+  auto check_fast_bad_format = [&](const std::string& name) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string what;
+    errc got{};
+    try {
+      shared_array<double>::attach(name, o);
+    } catch (const shmarray::error& e) {
+      got = e.kind();
+      what = e.what();
+    }
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    INFO(what);
+    CHECK(got == errc::bad_format);
+    CHECK(shmtest::contains(what, "attach_raw"));
+    CHECK(shmtest::contains(what, name));
+    CHECK(waited < o.ready_timeout / 2);  // it did not wait for a creator that does not exist
+  };
+  SECTION("made here: 4096 zero bytes") {
+    const std::string name = unique_name("zeros");
+    shm_eraser er(name);
+    write_raw_segment(name, std::string(4096, '\0'));
+    check_fast_bad_format(name);
+  }
+  SECTION("made by Python's multiprocessing.shared_memory") {
+    const std::string name = unique_name("pyshm");
+    shm_eraser er(name);
+    auto py = shmtest::run_command(
+        {"/usr/bin/python3", "-c",
+         "import sys\nfrom multiprocessing import shared_memory, resource_tracker\n"
+         "m = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=8000)\n"
+         "resource_tracker.unregister(m._name, 'shared_memory')\nm.close()\nprint('made')\n",
+         name},
+        std::chrono::seconds(60));
+    if (!py.ok() || !shmtest::contains(py.out, "made"))
+      SHMTEST_SKIP("python3 could not make the segment");
+    REQUIRE(shm_exists(name));
+    check_fast_bad_format(name);
+    // attach_raw is the way in, as the message says.
+    auto raw = shared_array<const double>::attach_raw(name, {1000});
+    CHECK(raw.size() == 1000);
+    CHECK(raw.data()[999] == 0.0);
+  }
+}
+
+TEST_CASE(
+    "Issue 13: attach waits for a creator in progress whose file grows from its header to its "
+    "full size during the wait, then maps all of it",
+    "[faults][issue13][race]") {
+  const std::string name = unique_name("growing");
+  shm_eraser er(name);
+  const std::string header = shmarray::npy::write_header("<f8", false, {16});
+  int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  REQUIRE(fd >= 0);
+  // What segment::create writes before sizing: the header but byte 0. The file is that long.
+  REQUIRE(::pwrite(fd, header.data() + 1, header.size() - 1, 1) ==
+          static_cast<ssize_t>(header.size() - 1));
+  std::atomic<long> tid{0};
+  std::size_t got_size = 0;
+  double got_last = -1;
+  std::string failure;
+  std::thread attacher([&] {
+    tid = static_cast<long>(::syscall(SYS_gettid));
+    try {
+      shmarray::attach_options o;
+      o.ready_timeout = 30s;
+      auto a = shared_array<const double>::attach(name, o);
+      got_size = a.size();
+      got_last = a.data()[15];
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  // Wait (bounded) until the attacher sleeps in futex(2) on the segment's first word.
+  bool waiting = false;
+  const auto bound = std::chrono::steady_clock::now() + 20s;
+  while (!waiting && std::chrono::steady_clock::now() < bound) {
+    std::this_thread::yield();
+    if (tid == 0) continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid.load());
+    if (FILE* f = std::fopen(path, "r")) {
+      long nr = -1;
+      waiting = std::fscanf(f, "%ld", &nr) == 1 && nr == SYS_futex;
+      std::fclose(f);
+    }
+  }
+  CHECK(waiting);
+  std::vector<double> data(16);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = 0.5 + static_cast<double>(i);
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(header.size() + 16 * sizeof(double))) == 0);
+  REQUIRE(::pwrite(fd, data.data(), 16 * sizeof(double), static_cast<off_t>(header.size())) ==
+          static_cast<ssize_t>(16 * sizeof(double)));
+  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  REQUIRE(p != MAP_FAILED);
+  __atomic_store_n(static_cast<unsigned char*>(p), static_cast<unsigned char>(0x93),
+                   __ATOMIC_RELEASE);
+  shmarray::detail::futex_wake_all(p);
+  ::munmap(p, 4096);
+  ::close(fd);
+  attacher.join();
+  INFO(failure);
+  CHECK(failure.empty());
+  CHECK(got_size == 16);
+  CHECK(got_last == 15.5);
 }

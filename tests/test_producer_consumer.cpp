@@ -179,7 +179,12 @@ TEST_CASE("a segment that exists but is never published: the consumer times out 
   shmtest::shm_eraser erase(name);
   int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
   REQUIRE(fd >= 0);
-  REQUIRE(::ftruncate(fd, 4096) == 0);  // sized, byte 0 still 0: a creator that never publishes
+  // A creator that never publishes: the header but byte 0 in place (written before the size, as
+  // segment::create does), sized, byte 0 still 0.
+  const std::string header = shmarray::npy::write_header("<f8", false, {16});
+  REQUIRE(::pwrite(fd, header.data() + 1, header.size() - 1, 1) ==
+          static_cast<ssize_t>(header.size() - 1));
+  REQUIRE(::ftruncate(fd, 4096) == 0);
   ::close(fd);
   program consumer({examples + "/consumer", name, "--timeout-ms", "300"});
   auto c = consumer.finish();

@@ -32,11 +32,7 @@ enum exit_code : int {
 
 /// e.what() without the ": <category message>" std::system_error appends: our messages say it all.
 std::string message_of(const sa::error& e) {
-  std::string m = e.what();
-  const std::string suffix = ": " + e.code().message();
-  if (m.size() > suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0)
-    m.resize(m.size() - suffix.size());
-  return m;
+  return std::string(e.reason());
 }
 
 int exit_code_of(sa::errc e) {
@@ -277,12 +273,12 @@ std::size_t memory_index(const sa::npy::header& h, std::size_t k) {
 /// The first `count` elements of a probed segment, each formatted.
 std::vector<std::string> first_elements(const probe& p, std::size_t count, bool json) {
   std::vector<std::string> out;
-  const std::size_t n = p.hdr.count();
-  const dtype_view v = view_of(p.hdr.descr, p.item);
-  std::vector<unsigned char> buf(p.item);
+  const std::size_t n = p.header.count();
+  const dtype_view v = view_of(p.header.descr, p.layout.elem_size);
+  std::vector<unsigned char> buf(p.layout.elem_size);
   for (std::size_t k = 0; k < n && k < count; ++k) {
-    std::size_t at = p.hdr.data_offset + memory_index(p.hdr, k) * p.item;
-    if (!pread_exact(p.fd.get(), buf.data(), p.item, at))
+    std::size_t at = p.header.data_offset + memory_index(p.header, k) * p.layout.elem_size;
+    if (p.read(at, buf.data(), p.layout.elem_size) != p.layout.elem_size)
       sa::detail::throw_error(sa::errc::bad_format, "'" + p.name + "': the segment shrank");
     out.push_back(format_element(v, buf.data(), json));
   }
@@ -290,11 +286,11 @@ std::vector<std::string> first_elements(const probe& p, std::size_t count, bool 
 }
 
 std::string state_name(const probe& p) {
-  return p.k == kind::shmarray ? "ready" : kind_name(p.k);
+  return p.kind == kind::shmarray ? "ready" : sa::to_string(p.kind);
 }
 
 std::string dtype_name(const probe& p) {
-  auto v = view_of(p.hdr.descr, p.item);
+  auto v = view_of(p.header.descr, p.layout.elem_size);
   return v.name.empty() ? std::string() : std::string(v.name);
 }
 
@@ -321,7 +317,7 @@ void cmd_ls(const parsed& a, output& o) {
     if (!matches(a.positional, n)) continue;
     try {
       probe p = probe_file("ls", dir, n, false);
-      p.fd.reset();
+      p.close();
       if (all || p.is_shmarray()) found.push_back(std::move(p));
     } catch (const sa::error& e) {
       if (e.kind() != sa::errc::not_found) throw;  // removed while we listed: skip it
@@ -332,8 +328,8 @@ void cmd_ls(const parsed& a, output& o) {
     w.begin_object().key("shm_dir").str(dir).key("segments").begin_array();
     for (const auto& p : found) {
       w.begin_object();
-      w.key("name").str(p.name).key("kind").str(kind_name(p.k));
-      w.key("published").boolean(p.k == kind::shmarray || p.k == kind::npy);
+      w.key("name").str(p.name).key("kind").str(sa::to_string(p.kind));
+      w.key("published").boolean(p.kind == kind::shmarray || p.kind == kind::npy);
       w.key("size").num(static_cast<std::uint64_t>(p.st.st_size));
       w.key("uid").num(static_cast<std::uint64_t>(p.st.st_uid));
       std::string u = user_name(p.st.st_uid);
@@ -343,17 +339,17 @@ void cmd_ls(const parsed& a, output& o) {
         w.key("user").str(u);
       w.key("mode").str(mode_string(p.st.st_mode));
       w.key("age_seconds").num(p.age);
-      if (p.has_header && p.item) {
-        w.key("dtype").str(p.hdr.descr);
+      if (p.has_header && p.layout.elem_size) {
+        w.key("dtype").str(p.header.descr);
         w.key("shape").begin_array();
-        for (auto d : p.hdr.shape) w.num(static_cast<std::uint64_t>(d));
+        for (auto d : p.header.shape) w.num(static_cast<std::uint64_t>(d));
         w.end_array();
-        w.key("fortran_order").boolean(p.hdr.fortran_order);
-        w.key("data_bytes").num(static_cast<std::uint64_t>(p.data_bytes));
+        w.key("fortran_order").boolean(p.header.fortran_order);
+        w.key("data_bytes").num(static_cast<std::uint64_t>(p.layout.data_bytes));
       }
-      if (p.has_trailer) {
-        w.key("creator_pid").num(p.tr.creator_pid);
-        w.key("creator").str(liveness_name(creator_liveness(p.tr)));
+      if (p.has_trailer()) {
+        w.key("creator_pid").num(p.trailer().creator_pid);
+        w.key("creator").str(sa::to_string(p.creator));
       }
       if (!p.problem.empty()) w.key("problem").str(p.problem);
       w.end_object();
@@ -366,17 +362,17 @@ void cmd_ls(const parsed& a, output& o) {
   rows.push_back({"NAME", "STATE", "DTYPE", "SHAPE", "ORDER", "SIZE", "OWNER", "CREATOR", "AGE"});
   for (const auto& p : found) {
     std::vector<std::string> r{printable(p.name), state_name(p)};
-    if (p.has_header && p.item && p.k != kind::foreign) {
-      r.push_back(printable(p.hdr.descr));
-      r.push_back(sa::npy::shape_string(p.hdr.shape));
-      r.push_back(p.hdr.fortran_order ? "F" : "C");
+    if (p.has_header && p.layout.elem_size && p.kind != kind::foreign) {
+      r.push_back(printable(p.header.descr));
+      r.push_back(sa::npy::shape_string(p.header.shape));
+      r.push_back(p.header.fortran_order ? "F" : "C");
     } else {
       r.insert(r.end(), {"-", "-", "-"});
     }
     r.push_back(short_bytes(static_cast<std::uint64_t>(p.st.st_size)));
     r.push_back(owner_string(p.st.st_uid));
-    r.push_back(p.has_trailer
-                    ? std::to_string(p.tr.creator_pid) + " " + liveness_name(creator_liveness(p.tr))
+    r.push_back(p.has_trailer()
+                    ? std::to_string(p.trailer().creator_pid) + " " + sa::to_string(p.creator)
                     : "-");
     r.push_back(short_age(p.age));
     rows.push_back(std::move(r));
@@ -402,10 +398,10 @@ lock_report describe_lock(const sa::detail::sync_block& b) {
     sa::detail::trailer who{};
     who.creator_pid = r.st.pid;
     who.creator_start = r.st.start;
-    r.holder = creator_liveness(who);
+    r.holder = sa::detail::creator_of(who);
   }
   const std::string by = "pid " + std::to_string(r.st.pid) + ", thread " +
-                         std::to_string(r.st.tid) + ": " + liveness_name(r.holder);
+                         std::to_string(r.st.tid) + ": " + sa::to_string(r.holder);
   if (r.st.held)
     r.text = "held (by " + by + ")";
   else if (r.st.owner_died)
@@ -428,22 +424,23 @@ void cmd_info(const parsed& a, output& o) {
   sa::detail::validate_name("info", name);
   const std::size_t count = parse_number("info", "--count", a.value("--count", "10"), 10, 1000000);
   probe p = probe_file("info", shm_dir(), name, true);
-  if (!p.has_header || p.k == kind::foreign || p.k == kind::empty)
+  if (!p.has_header || p.kind == kind::foreign || p.kind == kind::empty)
     sa::detail::throw_error(
         sa::errc::bad_format,
         "info '" + printable(name) + "': not a shmarray segment: " + printable(p.problem));
   const auto elems = first_elements(p, count, a.has("--json"));
-  const std::size_t n = p.hdr.count();
-  const std::string version = std::to_string(p.hdr.major) + "." + std::to_string(p.hdr.minor);
-  const liveness live = p.has_trailer ? creator_liveness(p.tr) : liveness::unknown;
+  const std::size_t n = p.header.count();
+  const std::string version = std::to_string(p.header.major) + "." + std::to_string(p.header.minor);
+  const liveness live = p.has_trailer() ? p.creator : liveness::unknown;
   const long long huge =
-      sa::detail::huge_bytes_of_file(p.fd.get(), static_cast<std::size_t>(p.st.st_size));
+      sa::detail::huge_bytes_of_file(p.native_handle(), static_cast<std::size_t>(p.st.st_size));
   char hash[24];
-  std::snprintf(hash, sizeof hash, "0x%016llx", static_cast<unsigned long long>(p.tr.type_hash));
+  std::snprintf(hash, sizeof hash, "0x%016llx",
+                static_cast<unsigned long long>(p.trailer().type_hash));
   if (a.has("--json")) {
     json_writer w;
     w.begin_object();
-    w.key("name").str(p.name).key("path").str(p.path).key("kind").str(kind_name(p.k));
+    w.key("name").str(p.name).key("path").str(p.path).key("kind").str(sa::to_string(p.kind));
     w.key("published").boolean(p.byte0 == 0x93);
     w.key("size").num(static_cast<std::uint64_t>(p.st.st_size));
     w.key("uid").num(static_cast<std::uint64_t>(p.st.st_uid));
@@ -460,29 +457,29 @@ void cmd_info(const parsed& a, output& o) {
       w.num(static_cast<std::uint64_t>(huge));
     w.key("header").begin_object();
     w.key("format_version").str(version);
-    w.key("descr").str(p.hdr.descr);
+    w.key("descr").str(p.header.descr);
     w.key("shape").begin_array();
-    for (auto d : p.hdr.shape) w.num(static_cast<std::uint64_t>(d));
+    for (auto d : p.header.shape) w.num(static_cast<std::uint64_t>(d));
     w.end_array();
-    w.key("fortran_order").boolean(p.hdr.fortran_order);
-    w.key("data_offset").num(static_cast<std::uint64_t>(p.hdr.data_offset));
-    w.key("item_size").num(static_cast<std::uint64_t>(p.item));
-    w.key("data_bytes").num(static_cast<std::uint64_t>(p.data_bytes));
+    w.key("fortran_order").boolean(p.header.fortran_order);
+    w.key("data_offset").num(static_cast<std::uint64_t>(p.header.data_offset));
+    w.key("item_size").num(static_cast<std::uint64_t>(p.layout.elem_size));
+    w.key("data_bytes").num(static_cast<std::uint64_t>(p.layout.data_bytes));
     w.end_object();
     w.key("trailer");
-    if (p.has_trailer) {
+    if (p.has_trailer()) {
       w.begin_object();
-      w.key("offset").num(static_cast<std::uint64_t>(p.trailer_at));
-      w.key("magic").str(std::string(p.tr.magic, sizeof p.tr.magic));
-      w.key("version").num(static_cast<std::uint64_t>(p.tr.version));
-      w.key("flags").num(static_cast<std::uint64_t>(p.tr.flags));
-      w.key("creator_pid").num(p.tr.creator_pid);
-      w.key("creator_start").num(p.tr.creator_start);
-      w.key("creator").str(liveness_name(live));
-      w.key("elem_size").num(p.tr.elem_size);
+      w.key("offset").num(static_cast<std::uint64_t>(p.layout.trailer_at));
+      w.key("magic").str(std::string(p.trailer().magic, sizeof p.trailer().magic));
+      w.key("version").num(static_cast<std::uint64_t>(p.trailer().version));
+      w.key("flags").num(static_cast<std::uint64_t>(p.trailer().flags));
+      w.key("creator_pid").num(p.trailer().creator_pid);
+      w.key("creator_start").num(p.trailer().creator_start);
+      w.key("creator").str(sa::to_string(live));
+      w.key("elem_size").num(p.trailer().elem_size);
       w.key("type_hash").str(hash);
-      w.key("data_offset").num(p.tr.data_offset);
-      w.key("data_bytes").num(p.tr.data_bytes);
+      w.key("data_offset").num(p.trailer().data_offset);
+      w.key("data_bytes").num(p.trailer().data_bytes);
       w.end_object();
     } else {
       w.null();
@@ -498,7 +495,7 @@ void cmd_info(const parsed& a, output& o) {
       w.key("held").boolean(lr.st.held);
       w.key("holder_pid").num(lr.st.pid);
       w.key("holder_tid").num(static_cast<std::uint64_t>(lr.st.tid));
-      w.key("holder").str(liveness_name(lr.holder));
+      w.key("holder").str(sa::to_string(lr.holder));
       w.key("owner_died").boolean(lr.st.owner_died);
       w.key("recoveries").num(lr.st.recoveries);
       w.end_object();
@@ -519,10 +516,10 @@ void cmd_info(const parsed& a, output& o) {
   auto row = [&](std::string k, std::string v) { rows.push_back({std::move(k), std::move(v)}); };
   row("name:", printable(p.name));
   row("path:", printable(p.path));
-  row("state:", p.k == kind::shmarray      ? "ready (published)"
-                : p.k == kind::unpublished ? "unpublished (byte 0 is 0: being written, or its "
-                                             "creator died while writing)"
-                                           : "npy file without shmarray trailer");
+  row("state:", p.kind == kind::shmarray      ? "ready (published)"
+                : p.kind == kind::unpublished ? "unpublished (byte 0 is 0: being written, or its "
+                                                "creator died while writing)"
+                                              : "npy file without shmarray trailer");
   row("size:", std::to_string(p.st.st_size) + " bytes (" +
                    short_bytes(static_cast<std::uint64_t>(p.st.st_size)) + ")");
   row("owner:", owner_string(p.st.st_uid) + " (uid " + std::to_string(p.st.st_uid) + "), mode " +
@@ -534,34 +531,36 @@ void cmd_info(const parsed& a, output& o) {
                                     short_bytes(static_cast<std::uint64_t>(p.st.st_size)) +
                                     " on 2 MiB pages");
   row("header:", "NPY format " + version);
-  row("  descr:", "'" + printable(p.hdr.descr) + "'" + (dt.empty() ? "" : " (" + dt + ")") + ", " +
-                      std::to_string(p.item) + " bytes per element");
-  row("  shape:", sa::npy::shape_string(p.hdr.shape) + ", " + std::to_string(n) + " element" +
+  row("  descr:", "'" + printable(p.header.descr) + "'" + (dt.empty() ? "" : " (" + dt + ")") +
+                      ", " + std::to_string(p.layout.elem_size) + " bytes per element");
+  row("  shape:", sa::npy::shape_string(p.header.shape) + ", " + std::to_string(n) + " element" +
                       (n == 1 ? "" : "s"));
-  row("  order:", p.hdr.fortran_order ? "Fortran (column-major)" : "C (row-major)");
-  row("  data offset:", std::to_string(p.hdr.data_offset));
-  row("  data bytes:", std::to_string(p.data_bytes));
-  if (p.has_trailer) {
-    row("trailer:", "at offset " + std::to_string(p.trailer_at));
-    row("  magic:",
-        std::string(p.tr.magic, sizeof p.tr.magic) + ", version " + std::to_string(p.tr.version));
+  row("  order:", p.header.fortran_order ? "Fortran (column-major)" : "C (row-major)");
+  row("  data offset:", std::to_string(p.header.data_offset));
+  row("  data bytes:", std::to_string(p.layout.data_bytes));
+  if (p.has_trailer()) {
+    row("trailer:", "at offset " + std::to_string(p.layout.trailer_at));
+    row("  magic:", std::string(p.trailer().magic, sizeof p.trailer().magic) + ", version " +
+                        std::to_string(p.trailer().version));
     row(
-        "  flags:",
-        "0x" +
-            [&] {
-              char b[16];
-              std::snprintf(b, sizeof b, "%x", p.tr.flags);
-              return std::string(b);
-            }() +
-            ((p.tr.flags & flag_detached) ? " (detached: made by shmarray load)" : "") +
-            ((p.tr.flags & sa::detail::trailer_flag_huge) ? " (huge: attach maps it 2 MiB-aligned)"
-                                                          : ""));
-    row("  creator:", "pid " + std::to_string(p.tr.creator_pid) + ", started at tick " +
-                          std::to_string(p.tr.creator_start) + ": " + liveness_name(live));
-    row("  elem size:", std::to_string(p.tr.elem_size));
+        "  flags:", "0x" +
+                        [&] {
+                          char b[16];
+                          std::snprintf(b, sizeof b, "%x", p.trailer().flags);
+                          return std::string(b);
+                        }() +
+                        ((p.trailer().flags & sa::detail::trailer_flag_detached)
+                             ? " (detached: made by shmarray load)"
+                             : "") +
+                        ((p.trailer().flags & sa::detail::trailer_flag_huge)
+                             ? " (huge: attach maps it 2 MiB-aligned)"
+                             : ""));
+    row("  creator:", "pid " + std::to_string(p.trailer().creator_pid) + ", started at tick " +
+                          std::to_string(p.trailer().creator_start) + ": " + sa::to_string(live));
+    row("  elem size:", std::to_string(p.trailer().elem_size));
     row("  type hash:", hash);
-    row("  data offset:", std::to_string(p.tr.data_offset));
-    row("  data bytes:", std::to_string(p.tr.data_bytes));
+    row("  data offset:", std::to_string(p.trailer().data_offset));
+    row("  data bytes:", std::to_string(p.trailer().data_bytes));
   } else {
     row("trailer:", "none");
   }
@@ -572,15 +571,15 @@ void cmd_info(const parsed& a, output& o) {
                                   ? " (an update is in progress, or its writer died in it)"
                                   : ""));
     row("  lock:", describe_lock(p.sync).text);
-  } else if (p.has_trailer) {
-    row("sync:", "none (trailer version " + std::to_string(p.tr.version) +
+  } else if (p.has_trailer()) {
+    row("sync:", "none (trailer version " + std::to_string(p.trailer().version) +
                      ": no generation counter or lock)");
   }
   std::string list = "[";
   for (std::size_t i = 0; i < elems.size(); ++i) list += (i ? ", " : "") + elems[i];
   if (elems.size() < n) list += elems.empty() ? "..." : ", ...";
   list += "]";
-  if (n > 1 || p.hdr.shape.size() > 0)
+  if (n > 1 || p.header.shape.size() > 0)
     list += elems.size() < n ? " (first " + std::to_string(elems.size()) + " of " +
                                    std::to_string(n) + ", C index order)"
                              : " (C index order)";
@@ -597,17 +596,18 @@ void cmd_rm(const parsed& a, output& o) {
     try {
       sa::detail::validate_name("rm", name);
       probe p = probe_file("rm", dir, name, false);
-      p.fd.reset();
+      p.close();
       if (!p.is_shmarray() && !force) {
-        if (p.k == kind::unreadable)
+        if (p.kind == kind::unreadable)
           sa::detail::throw_error(sa::errc::permission_denied,
                                   "rm '" + printable(name) +
                                       "': permission denied: cannot read it to check that it is "
                                       "a shmarray segment (--force removes it unchecked)");
-        sa::detail::throw_error(sa::errc::bad_format,
-                                "rm '" + printable(name) + "': refusing: not a shmarray segment (" +
-                                    printable(p.problem.empty() ? kind_name(p.k) : p.problem) +
-                                    "); --force removes it anyway");
+        sa::detail::throw_error(
+            sa::errc::bad_format,
+            "rm '" + printable(name) + "': refusing: not a shmarray segment (" +
+                printable(p.problem.empty() ? sa::to_string(p.kind) : p.problem) +
+                "); --force removes it anyway");
       }
       remove_checked(p);
     } catch (const sa::error& e) {
@@ -628,12 +628,12 @@ void cmd_gc(const parsed& a, output& o) {
     if (!matches(a.positional, n)) continue;
     try {
       probe p = probe_file("gc", dir, n, false);
-      p.fd.reset();
+      p.close();
       if (!p.is_shmarray() || (!all_users && p.st.st_uid != ::geteuid())) continue;
-      if (creator_liveness(p.tr) != liveness::dead) continue;
-      const std::string why = "(creator pid " + std::to_string(p.tr.creator_pid) + " is gone, " +
-                              short_bytes(static_cast<std::uint64_t>(p.st.st_size)) +
-                              (p.k == kind::unpublished ? ", unpublished" : "") + ")";
+      if (p.creator != liveness::dead) continue;
+      const std::string why = "(creator pid " + std::to_string(p.trailer().creator_pid) +
+                              " is gone, " + short_bytes(static_cast<std::uint64_t>(p.st.st_size)) +
+                              (p.kind == kind::unpublished ? ", unpublished" : "") + ")";
       if (!dry) remove_checked(p);
       o.out += (dry ? "would remove " : "removed ") + printable(n) + " " + why + "\n";
       ++count;
@@ -656,8 +656,8 @@ void cmd_save(const parsed& a, output&) {
                                                   : "NAME FILE.npy") +
                       " (see 'shmarray save --help')"};
   sa::detail::validate_name("save", a.positional[0]);
-  probe p = probe_file("save", shm_dir(), a.positional[0], true);
-  save_segment(p, a.positional[1], 1000);
+  probe p = probe_file("save", shm_dir(), a.positional[0], true, std::chrono::milliseconds(1000));
+  save_segment(p, a.positional[1]);
 }
 
 void cmd_load(const parsed& a, output& o) {

@@ -1,23 +1,20 @@
 // `shmarray save` and `shmarray load`: copy between a segment and an .npy file, streaming in chunks
-// (never a second full-size buffer). load lays the segment out exactly as shared_array does --
-// npy::write_header, the data, detail::trailer at align_up(end, 64), byte 0 published last -- for
-// any dtype the file holds, and leaves it in place when the tool exits.
+// (never a second full-size buffer). load makes the segment through the library's one creation
+// path (detail/layout.hpp: plan_layout -> segment::create -> write_layout -> fill -> publish) for
+// any dtype the file holds, and leaves it in place when the tool exits (trailer flag detached).
 #pragma once
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <complex>
 #include <cstdint>
 #include <cstring>
+#include <shmarray/detail/layout.hpp>
+#include <shmarray/detail/type_hash.hpp>
 #include <shmarray/npy_file.hpp>
 #include <shmarray/segment.hpp>
-#include <shmarray/shared_array.hpp>
-#include <shmarray/sync.hpp>
 #include <string>
 #include <vector>
 
@@ -54,32 +51,27 @@ bool with_numpy_type(std::string_view descr, F&& f) {
   return done;
 }
 
-/// Copies the data of segment `p` (published shmarray or plain .npy) to the .npy file `file`,
-/// replacing it atomically. Waits up to `ready_ms` for an unpublished segment.
-inline void save_segment(probe& p, const std::string& file, long ready_ms) {
+/// Copies the data of segment `p` (published shmarray or plain .npy; probe_file waited for an
+/// unpublished one) to the .npy file `file`, replacing it atomically.
+inline void save_segment(const probe& p, const std::string& file) {
   const std::string what = "save '" + p.name + "'";
-  for (long waited = 0; p.k == kind::unpublished && waited < ready_ms; waited += 10) {
-    timespec ts{0, 10 * 1000 * 1000};
-    ::nanosleep(&ts, nullptr);
-    unsigned char b = 0;
-    if (pread_exact(p.fd.get(), &b, 1, 0) && b == 0x93) p.k = kind::shmarray;
-  }
-  if (p.k == kind::unpublished)
+  if (p.kind == kind::unpublished)
     sa::detail::throw_error(sa::errc::not_ready,
                             what +
                                 ": the segment is not published (byte 0 is still 0): its "
                                 "creator is still writing it, or died while writing it");
-  if (p.k == kind::unreadable)
+  if (p.kind == kind::unreadable)
     sa::detail::throw_error(sa::errc::permission_denied, what + ": " + p.problem);
-  if (p.k != kind::shmarray && p.k != kind::npy)
+  if (p.kind != kind::shmarray && p.kind != kind::npy)
     sa::detail::throw_error(sa::errc::bad_format,
                             what + ": not a shmarray segment: " + printable(p.problem));
-  sa::npy::file_writer w(file, p.hdr.descr, p.hdr.fortran_order, p.hdr.shape);
-  std::vector<char> buf(std::min<std::size_t>(p.data_bytes, std::size_t{1} << 20));
-  for (std::size_t done = 0; done < p.data_bytes;) {
-    std::size_t n = std::min(buf.size(), p.data_bytes - done);
-    if (!pread_exact(p.fd.get(), buf.data(), n, p.hdr.data_offset + done)) {
-      int e = errno;
+  const std::size_t bytes = p.layout.data_bytes;
+  sa::npy::file_writer w(file, p.header.descr, p.header.fortran_order, p.header.shape);
+  std::vector<char> buf(std::min<std::size_t>(bytes, std::size_t{1} << 20));
+  for (std::size_t done = 0; done < bytes;) {
+    const std::size_t n = std::min(buf.size(), bytes - done);
+    if (p.read(p.header.data_offset + done, buf.data(), n) != n) {
+      const int e = errno;
       sa::detail::throw_error(e ? sa::detail::errc_from_errno(e) : sa::errc::bad_format,
                               what + ": " + (e ? std::strerror(e) : "the segment shrank"), e);
     }
@@ -90,88 +82,42 @@ inline void save_segment(probe& p, const std::string& file, long ready_ms) {
 }
 
 /// Streams the .npy file `file` into a new segment `dir`/`name` (generated when empty) with
-/// permissions `mode`, publishes it and leaves it there: the trailer carries flag_detached, so
-/// `gc` does not take the tool's exit for a crash. Returns the name. On any failure the new
+/// permissions `mode`, publishes it and leaves it there: the trailer carries the detached flag,
+/// so `gc` does not take the tool's exit for a crash. Returns the name. On any failure the new
 /// segment is removed.
 inline std::string load_file(const std::string& dir, const std::string& file, std::string name,
                              unsigned mode) {
+  namespace d = sa::detail;
   sa::npy::file_reader r(file);
   std::string descr = r.hdr().descr;
   if (descr[0] == '=') descr[0] = sa::npy::detail::byte_order;
-  const std::string header = sa::npy::write_header(descr, r.hdr().fortran_order, r.hdr().shape);
-  const std::size_t nbytes = r.data_bytes();
-  std::size_t end = 0;
-  if (__builtin_add_overflow(header.size(), nbytes, &end) || end > (SIZE_MAX >> 1))
-    sa::detail::throw_error(sa::errc::invalid_argument,
-                            "load '" + file + "': the array is too large for memory");
-  const std::size_t trailer_at = sa::detail::align_up(end, 64);
-  const std::size_t total = sa::segment_bytes(trailer_at);
-
+  const d::layout_plan plan =
+      d::plan_layout("load", file, descr, r.hdr().fortran_order, r.hdr().shape, r.item_size());
   const bool generated = name.empty();
-  if (!generated) sa::detail::validate_name("load", name);
-  std::string path;
-  unique_fd fd;
+  if (!generated) d::validate_name("load", name);
+  const d::unique_fd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) d::throw_os("load", dir, "open", errno);
+  d::segment seg;
   for (int attempt = 0;; ++attempt) {
-    if (generated) name = sa::detail::generate_name();
-    path = dir + "/" + name;
-    fd = unique_fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                          static_cast<mode_t>(mode)));
-    if (fd.get() >= 0) break;
-    const int e = errno;
-    if (!(generated && e == EEXIST && attempt < 16)) sa::detail::throw_os("load", name, "open", e);
-  }
-  // From here on the name exists: any failure removes it.
-  struct unlink_guard {
-    const std::string& path;
-    bool armed = true;
-    ~unlink_guard() {
-      if (armed) ::unlink(path.c_str());
+    if (generated) name = d::generate_name();
+    try {
+      seg = d::segment::create("load", name, plan.total, mode, sa::huge_pages::prefer,
+                               plan.unpublished_header(), dir_fd.get());
+      break;
+    } catch (const sa::error& e) {
+      if (!(generated && e.kind() == sa::errc::already_exists && attempt < 16)) throw;
     }
-  } guard{path};
-  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0)  // exactly `mode`, whatever the umask
-    sa::detail::throw_os("load", name, "fchmod", errno);
-  int rc;
-  do {
-    rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(total));
-  } while (rc == EINTR);
-  if (rc == ENOSPC || rc == ENOMEM || rc == EFBIG)
-    sa::detail::throw_no_space("load", name, total, rc);
-  if (rc == EOPNOTSUPP || rc == ENODEV) {
-    if (::ftruncate(fd.get(), static_cast<off_t>(total)) != 0)
-      sa::detail::throw_os("load", name, "ftruncate", errno);
-  } else if (rc != 0) {
-    sa::detail::throw_os("load", name, "posix_fallocate", rc);
   }
-  void* addr = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (addr == MAP_FAILED) sa::detail::throw_os("load", name, "mmap", errno);
-  struct unmap_guard {
-    void* a;
-    std::size_t n;
-    ~unmap_guard() { ::munmap(a, n); }
-  } unmap{addr, total};
-  auto* base = static_cast<unsigned char*>(addr);
-
-  // Header with byte 0 left zero, the data, the trailer; then publish byte 0.
-  std::memcpy(base + 1, header.data() + 1, header.size() - 1);
-  r.read_data(base + header.size());
-  sa::detail::trailer t{};
-  std::memcpy(t.magic, sa::detail::trailer_magic, sizeof t.magic);
-  t.version = sa::detail::trailer_version;
-  t.flags = flag_detached;
-  t.creator_pid = static_cast<std::uint64_t>(::getpid());
-  t.creator_start = sa::detail::self_start_time();
-  t.elem_size = r.item_size();
   // The hash shared_array<T> writes for this dtype, so the segment is the one
   // shared_array<T>::load would make; 0 for dtypes with no C++ type here (|V: see docs/tool.md).
-  t.type_hash = 0;
-  with_numpy_type(descr, [&](auto tag) { t.type_hash = sa::detail::type_hash<decltype(tag)>(); });
-  t.data_offset = header.size();
-  t.data_bytes = nbytes;
-  std::memcpy(base + trailer_at, &t, sizeof t);
-  sa::detail::sync_ops::init(sa::sync_block_at(base, trailer_at), name);
-  __atomic_store_n(base, static_cast<unsigned char>(0x93), __ATOMIC_RELEASE);
-  sa::detail::futex_wake_all(base);
-  guard.armed = false;
+  std::uint64_t hash = 0;
+  with_numpy_type(descr, [&](auto tag) { hash = d::type_hash<decltype(tag)>(); });
+  auto* base = static_cast<unsigned char*>(seg.base());
+  const std::uint32_t flags = d::trailer_flag_detached | (seg.huge() ? d::trailer_flag_huge : 0u);
+  d::write_layout(base, plan, false, r.item_size(), hash, flags, name);
+  r.read_data(base + plan.data_offset());
+  seg.publish(d::published_byte);
+  seg.disown();  // the segment outlives the tool
   return name;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace shmarray {
@@ -77,12 +78,15 @@ inline std::error_code make_error_code(errc e) noexcept {
 class error : public std::system_error {
  public:
   error(errc e, const std::string& what, int native = 0)
-      : std::system_error(make_error_code(e), what), native_(native) {}
+      : std::system_error(make_error_code(e), what), native_(native), reason_size_(what.size()) {}
   errc kind() const noexcept { return static_cast<errc>(code().value()); }
   int native_error() const noexcept { return native_; }
+  /// The message alone, without what()'s ": <category message>" suffix.
+  std::string_view reason() const noexcept { return std::string_view(what(), reason_size_); }
 
  private:
   int native_;
+  std::size_t reason_size_;
 };
 
 namespace detail {

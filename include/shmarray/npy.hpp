@@ -413,6 +413,16 @@ inline header parse_header(const void* data, std::size_t size, source what) {
   return h;
 }
 
+/// parse_header without messages: false when the bytes are not a header NumPy would write.
+inline bool try_parse_header(const void* data, std::size_t size, header& h) noexcept {
+  try {
+    h = parse_header(data, size, "");
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 /// The item size encoded in a simple descr ("<f8" -> 8), or 0 if it has none.
 inline std::size_t itemsize(std::string_view d) noexcept {
   std::size_t i = 0;

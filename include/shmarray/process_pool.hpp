@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "detail/huge_pages.hpp"
+#include "detail/layout.hpp"
 #include "detail/progress.hpp"
 #include "detail/tracker.hpp"
 #include "error.hpp"

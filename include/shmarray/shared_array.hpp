@@ -22,180 +22,21 @@
 #include <vector>
 
 #include "detail/copy.hpp"
+#include "detail/layout.hpp"
+#include "detail/message.hpp"
+#include "detail/names.hpp"
+#include "detail/type_hash.hpp"
 #include "error.hpp"
 #include "manager.hpp"
 #include "mdspan.hpp"
 #include "npy.hpp"
+#include "npy_dtype.hpp"
 #include "npy_file.hpp"
+#include "options.hpp"
 #include "segment.hpp"
 #include "sync.hpp"
 
 namespace shmarray {
-
-/// How a new segment is made. An aggregate: `{.name = "frames", .fortran_order = true}`.
-struct create_options {
-  std::string name;            // "" -> generated: "shmarray-" + 64 random bits, 25 characters
-  unsigned mode = 0600;        // the segment's permissions, exactly (whatever the umask)
-  bool fortran_order = false;  // NPY 'fortran_order': column-major; views are layout_left
-  unsigned copy_threads = 0;   // copy/load: 0 = automatic (threads for large arrays), 1 = off
-  /// 2 MiB huge pages for segments of at least 2 MiB, where the kernel gives them (prefer), or
-  /// never (off), or as a condition (require: no_space otherwise). See detail/huge_pages.hpp.
-  shmarray::huge_pages huge_pages = shmarray::huge_pages::prefer;
-};
-
-/// How an existing segment is attached.
-struct attach_options {
-  /// How long to wait for a creator that has not published the segment yet.
-  std::chrono::milliseconds ready_timeout{1000};
-  /// Accept a segment owned by another uid. Off by default: another user could have created the
-  /// name in advance and be waiting for this process to write secrets into it or read its data.
-  bool allow_foreign_owner = false;
-};
-
-template <class T>
-class shared_array;
-
-namespace detail {
-constexpr bool starts_with_(const char* p, const char* prefix) noexcept {
-  for (; *prefix; ++p, ++prefix)
-    if (*p != *prefix) return false;
-  return true;
-}
-
-/// A 64-bit identity of T beyond its descr: FNV-1a over the type's name (as the compiler spells it
-/// in __PRETTY_FUNCTION__, without spaces and anonymous-namespace markers, so g++ and clang agree),
-/// its size and alignment. It separates |V<n> types (structs) of equal size; for NumPy types the
-/// descr is what counts. 0 in a trailer means "unknown" (a segment made by the shmarray tool).
-template <class T>
-constexpr std::uint64_t type_hash() noexcept {
-  const char* p = __PRETTY_FUNCTION__;
-  std::uint64_t h = 1469598103934665603ull;
-  // Hash from "T = " onwards: the part that names T, the same for every call site.
-  for (const char* q = p; *q; ++q)
-    if (starts_with_(q, "T = ")) {
-      p = q + 4;
-      break;
-    }
-  while (*p && *p != ']' && *p != ';') {
-    if (starts_with_(p, "{anonymous}::")) {
-      p += 13;
-      continue;
-    }
-    if (starts_with_(p, "(anonymous namespace)::")) {
-      p += 23;
-      continue;
-    }
-    if (*p != ' ') {
-      h ^= static_cast<unsigned char>(*p);
-      h *= 1099511628211ull;
-    }
-    ++p;
-  }
-  h ^= sizeof(T) * 0x9e3779b97f4a7c15ull;
-  h ^= alignof(T);
-  return h | 1;  // never 0
-}
-
-template <class T>
-struct is_mdspan : std::false_type {};
-template <class T, class E, class L, class A>
-struct is_mdspan<mdspan<T, E, L, A>> : std::true_type {};
-
-template <class T>
-struct is_shared_array : std::false_type {};
-template <class T>
-struct is_shared_array<shared_array<T>> : std::true_type {};
-
-template <class R, class = void>
-struct is_contiguous_range : std::false_type {};
-template <class R>
-struct is_contiguous_range<R, std::void_t<decltype(std::data(std::declval<const R&>())),
-                                          decltype(std::size(std::declval<const R&>()))>>
-    : std::true_type {};
-
-/// Readable names for the NumPy types we map, for messages.
-inline std::string describe_descr(std::string_view d) {
-  std::string s = "'" + std::string(d) + "'";
-  if (d.size() < 3) return s;
-  std::string_view k = d.substr(1);
-  const char* n = nullptr;
-  if (k == "f8")
-    n = "float64/double";
-  else if (k == "f4")
-    n = "float32/float";
-  else if (k == "i8")
-    n = "int64";
-  else if (k == "i4")
-    n = "int32";
-  else if (k == "i2")
-    n = "int16";
-  else if (k == "i1")
-    n = "int8";
-  else if (k == "u8")
-    n = "uint64";
-  else if (k == "u4")
-    n = "uint32";
-  else if (k == "u2")
-    n = "uint16";
-  else if (k == "u1")
-    n = "uint8";
-  else if (k == "b1")
-    n = "bool";
-  else if (k == "c8")
-    n = "complex64/std::complex<float>";
-  else if (k == "c16")
-    n = "complex128/std::complex<double>";
-  else if (k[0] == 'V')
-    n = "raw bytes (a struct)";
-  return n ? s + " (" + n + ")" : s;
-}
-
-/// The layout of a new segment, computed before anything is created.
-struct layout_plan {
-  std::string header;          // the .npy header bytes; header.size() is the data offset
-  std::size_t nbytes = 0;      // prod(shape) * sizeof(T)
-  std::size_t trailer_at = 0;  // align_up(data end, 64)
-  std::size_t total = 0;       // trailer_at + 64
-};
-
-/// Gathers the elements of a strided source of rank R into dst in C (or Fortran) order.
-template <class T, class S>
-void gather(T* dst, const S* src, const std::size_t* ext, const std::ptrdiff_t* stride,
-            std::size_t rank, bool fortran) {
-  std::size_t n = 1;
-  for (std::size_t r = 0; r < rank; ++r) n *= ext[r];
-  if (n == 0) return;
-  if (rank == 0) {
-    *dst = *src;
-    return;
-  }
-  // Walk the destination in its own order; the innermost destination dimension is contiguous.
-  std::size_t inner = fortran ? 0 : rank - 1;
-  std::size_t idx[npy::max_rank] = {};
-  std::ptrdiff_t off = 0;
-  const std::size_t len = ext[inner];
-  const std::ptrdiff_t s_in = stride[inner];
-  for (std::size_t done = 0; done < n; done += len) {
-    const S* p = src + off;
-    if (s_in == 1)
-      for (std::size_t i = 0; i < len; ++i) dst[i] = static_cast<T>(p[i]);
-    else
-      for (std::size_t i = 0; i < len; ++i)
-        dst[i] = static_cast<T>(p[static_cast<std::ptrdiff_t>(i) * s_in]);
-    dst += len;
-    // Advance the outer dimensions (odometer), from the fastest-varying outward.
-    for (std::size_t k = 1; k < rank; ++k) {
-      std::size_t r = fortran ? k : rank - 1 - k;
-      if (++idx[r] < ext[r]) {
-        off += stride[r];
-        break;
-      }
-      off -= stride[r] * static_cast<std::ptrdiff_t>(idx[r] - 1);
-      idx[r] = 0;
-    }
-  }
-}
-}  // namespace detail
 
 template <class T>
 class shared_array {
@@ -240,6 +81,7 @@ class shared_array {
     std::swap(fortran_, o.fortran_);
     mgr_.swap(o.mgr_);
     std::swap(sync_, o.sync_);
+    std::swap(trailer_at_, o.trailer_at_);
   }
   friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
 
@@ -326,11 +168,11 @@ class shared_array {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
     constexpr std::string_view op = "allocate_anonymous";
     check_shape_(op, "(anonymous)", shape);
-    detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order);
+    const detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order);
     shared_array a;
     a.seg_ = detail::segment::anonymous(op, plan.total, hp);
-    a.finish_create_(std::move(shape), fortran_order, plan);
-    a.seg_.publish(0x93);
+    a.finish_create_(std::move(shape), fortran_order, plan, true);
+    a.seg_.publish(detail::published_byte);
     return a;
   }
 
@@ -351,31 +193,32 @@ class shared_array {
   /// used as is; the data offset is read from the header. A shape that overflows is
   /// invalid_argument and one larger than the segment is shape_mismatch (both cost nothing).
   static shared_array attach_unsafe(std::string_view name, shape_type shape) {
-    check_shape_("attach_unsafe", name, shape);
+    constexpr std::string_view op = "attach_unsafe";
+    check_shape_(op, name, shape);
     shared_array a;
     detail::deadline none(std::chrono::milliseconds(0));
-    a.seg_ = detail::segment::open("attach_unsafe", std::string(name), read_only, true, none);
-    // One pread of the header's start: the data offset, and whether it says Fortran order.
-    char buf[512];
-    std::size_t got = a.seg_.read_at(0, buf, sizeof buf);
-    const auto* b = reinterpret_cast<const unsigned char*>(buf);
+    a.seg_ = detail::segment::open(op, std::string(name), read_only, true, none);
+    // One pread of the header's start: the data offset and the order, from the one parser.
+    detail::prefix pre;
+    detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
     std::size_t off = 0;
     bool fortran = false;
-    if (got >= 12) {
-      off = npy::data_offset_of(b);
-      std::string_view h(buf, off < got ? off : got);
-      fortran = h.find("'fortran_order': True") != std::string_view::npos;
+    npy::header h;
+    if (npy::try_parse_header(pre.bytes, pre.got, h)) {
+      off = h.data_offset;
+      fortran = h.fortran_order;
+    } else if (pre.got >= 12) {  // not a header NumPy would write: trust its length field
+      off = npy::data_offset_of(reinterpret_cast<const unsigned char*>(pre.bytes));
     }
     a.seg_.drop_fd();
     std::size_t need = 0;
     npy::checked_bytes(shape, sizeof(value_type), need);
     if (off > a.seg_.size() || need > a.seg_.size() - off)
-      detail::throw_error(errc::shape_mismatch,
-                          "attach_unsafe '" + a.seg_.name() + "': shape " +
-                              npy::shape_string(shape) + " of " +
-                              std::to_string(sizeof(value_type)) + "-byte elements needs " +
-                              std::to_string(off) + " + " + std::to_string(need) +
-                              " bytes, the segment holds " + std::to_string(a.seg_.size()));
+      detail::throw_error(
+          errc::shape_mismatch,
+          detail::msg(op, " '", a.seg_.name(), "': shape ", npy::shape_string(shape), " of ",
+                      sizeof(value_type), "-byte elements needs ", off, " + ", need,
+                      " bytes, the segment holds ", a.seg_.size()));
     a.set_view_(off, std::move(shape), fortran);
     return a;
   }
@@ -396,9 +239,9 @@ class shared_array {
     if (a.seg_.size() < need)
       detail::throw_error(
           errc::shape_mismatch,
-          std::string(op) + " '" + a.seg_.name() + "': shape " + npy::shape_string(shape) + " of " +
-              std::to_string(sizeof(value_type)) + "-byte elements needs " + std::to_string(need) +
-              " bytes, the segment holds " + std::to_string(a.seg_.size()));
+          detail::msg(op, " '", a.seg_.name(), "': shape ", npy::shape_string(shape), " of ",
+                      sizeof(value_type), "-byte elements needs ", need,
+                      " bytes, the segment holds ", a.seg_.size()));
     a.seg_.drop_fd();
     a.set_view_(0, std::move(shape), false);
     return a;
@@ -457,16 +300,9 @@ class shared_array {
     static_assert(!read_only, "persist: a read-only handle does not own the segment");
     seg_.disown();
     mgr_.reset();
-    auto* base = static_cast<unsigned char*>(seg_.base());
-    if (!base || seg_.name().empty()) return;
-    std::size_t off = static_cast<std::size_t>(reinterpret_cast<unsigned char*>(data_) - base);
-    std::size_t at = detail::align_up(off + nbytes(), 64);
-    if (at + sizeof(detail::trailer) > seg_.size()) return;
-    detail::trailer t;
-    std::memcpy(&t, base + at, sizeof t);
-    if (std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) != 0) return;
-    t.flags |= detail::trailer_flag_detached;
-    std::memcpy(base + at, &t, sizeof t);
+    if (trailer_at_ && !seg_.name().empty())
+      detail::add_trailer_flags(static_cast<unsigned char*>(seg_.base()), trailer_at_,
+                                detail::trailer_flag_detached);
   }
 
   // ---- Change notification, the lock, snapshots (sync.hpp) ----------------------------------
@@ -577,6 +413,7 @@ class shared_array {
     mgr_.reset();
     seg_.close();
     sync_ = nullptr;
+    trailer_at_ = 0;
     data_ = nullptr;
     shape_.clear();
     size_ = 0;
@@ -590,62 +427,44 @@ class shared_array {
   detail::sync_block* sync_or_throw_(const char* op) const {
     if (!sync_) {
       if (!is_open())
-        detail::throw_error(errc::closed, std::string(op) + ": the shared_array is closed");
+        detail::throw_error(errc::closed, detail::msg(op, ": the shared_array is closed"));
       detail::throw_error(errc::unsupported,
-                          std::string(op) + " '" + name() +
-                              "': the segment has no generation counter or lock (made by an "
-                              "older shmarray, a raw or plain .npy segment, or attached with "
-                              "attach_unsafe); recreate it with this version");
+                          detail::msg(op, " '", name(),
+                                      "': the segment has no generation counter or lock (made by "
+                                      "an older shmarray, a raw or plain .npy segment, or "
+                                      "attached with attach_unsafe); recreate it with this "
+                                      "version"));
     }
     return sync_;
   }
 
   static void check_shape_(std::string_view op, std::string_view name, const shape_type& shape) {
     if (shape.size() > npy::max_rank)
-      detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
-                                                      "': rank " + std::to_string(shape.size()) +
-                                                      " is more than the 32 dimensions " +
-                                                      "NumPy allows");
+      detail::throw_error(errc::invalid_argument,
+                          detail::msg(op, " '", name, "': rank ", shape.size(),
+                                      " is more than the 32 dimensions NumPy allows"));
     std::size_t n = 0;
     if (!npy::checked_bytes(shape, sizeof(value_type), n))
-      detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
-                                                      "': shape " + npy::shape_string(shape) +
-                                                      " of " + std::to_string(sizeof(value_type)) +
-                                                      "-byte elements overflows size_t");
+      detail::throw_error(errc::invalid_argument,
+                          detail::msg(op, " '", name, "': shape ", npy::shape_string(shape), " of ",
+                                      sizeof(value_type), "-byte elements overflows size_t"));
   }
 
   static detail::layout_plan plan_(std::string_view op, std::string_view name,
                                    const shape_type& shape, bool fortran) {
-    detail::layout_plan p;
-    p.header = npy::write_header(npy::descr<T>(), fortran, shape);
-    npy::checked_bytes(shape, sizeof(value_type), p.nbytes);
-    std::size_t end = 0;
-    if (__builtin_add_overflow(p.header.size(), p.nbytes, &end) || end > (SIZE_MAX >> 1))
-      detail::throw_error(errc::invalid_argument, std::string(op) + " '" + std::string(name) +
-                                                      "': the array is too large for memory");
-    p.trailer_at = detail::align_up(end, 64);
-    p.total = segment_bytes(p.trailer_at);
-    return p;
+    return detail::plan_layout(op, name, npy::descr<T>(), fortran, shape, sizeof(value_type));
   }
 
-  // Writes header (byte 0 left zero), trailer and the view; the caller copies data, then publishes.
-  void finish_create_(shape_type shape, bool fortran, const detail::layout_plan& plan) {
-    auto* base = static_cast<unsigned char*>(seg_.base());
-    std::memcpy(base + 1, plan.header.data() + 1, plan.header.size() - 1);
-    detail::trailer t{};
-    std::memcpy(t.magic, detail::trailer_magic, sizeof t.magic);
-    t.version = detail::trailer_version;
-    if (seg_.huge() && !seg_.name().empty()) t.flags |= detail::trailer_flag_huge;
-    t.creator_pid = static_cast<std::uint64_t>(::getpid());
-    t.creator_start = detail::self_start_time();
-    t.elem_size = sizeof(value_type);
-    t.type_hash = detail::type_hash<value_type>();
-    t.data_offset = plan.header.size();
-    t.data_bytes = plan.nbytes;
-    std::memcpy(base + plan.trailer_at, &t, sizeof t);
-    sync_ = sync_block_at(base, plan.trailer_at);
-    detail::sync_ops::init(sync_, seg_.name());
-    set_view_(plan.header.size(), std::move(shape), fortran);
+  // Writes trailer and sync block (and the header, for memory made without a file: anonymous) and
+  // sets the view; the caller fills the data, then publishes.
+  void finish_create_(shape_type shape, bool fortran, const detail::layout_plan& plan,
+                      bool header_too) {
+    const std::uint32_t flags = seg_.huge() && !seg_.name().empty() ? detail::trailer_flag_huge : 0;
+    sync_ = detail::write_layout(static_cast<unsigned char*>(seg_.base()), plan, header_too,
+                                 sizeof(value_type), detail::type_hash<value_type>(), flags,
+                                 seg_.name());
+    trailer_at_ = plan.trailer_at;
+    set_view_(plan.data_offset(), std::move(shape), fortran);
   }
 
   void set_view_(std::size_t data_offset, shape_type shape, bool fortran) {
@@ -672,17 +491,18 @@ class shared_array {
     if (validate) {
       if (!generated) detail::validate_name(op, o.name);
       if (o.mode > 07777)
-        detail::throw_error(errc::invalid_argument,
-                            std::string(op) + ": mode " + std::to_string(o.mode) +
-                                " is not a permission mode (at most 07777)");
+        detail::throw_error(
+            errc::invalid_argument,
+            detail::msg(op, ": mode ", o.mode, " is not a permission mode (at most 07777)"));
     }
-    detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order);
+    const detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order);
     shared_array a;
     for (int attempt = 0;; ++attempt) {
       std::string name = generated ? detail::generate_name() : o.name;
       if (m) m->track(name);
       try {
-        a.seg_ = detail::segment::create(op, name, plan.total, o.mode, o.huge_pages);
+        a.seg_ = detail::segment::create(op, name, plan.total, o.mode, o.huge_pages,
+                                         plan.unpublished_header());
         break;
       } catch (const error& e) {
         if (m) m->untrack(name);
@@ -693,9 +513,9 @@ class shared_array {
       a.seg_.disown();
       a.mgr_ = m->state();
     }
-    a.finish_create_(std::move(shape), o.fortran_order, plan);
+    a.finish_create_(std::move(shape), o.fortran_order, plan, false);
     fill(a);  // if it throws, a's destructor unlinks (and untracks) what was created
-    a.seg_.publish(0x93);
+    a.seg_.publish(detail::published_byte);
     return a;
   }
 
@@ -721,12 +541,16 @@ class shared_array {
                     "copy: the source's element type must be T");
       if (!src.is_open())
         detail::throw_error(errc::closed, "copy: the source shared_array is closed");
-      auto fill = [&](shared_array& a) { copy_from_shared_(a, src, o.copy_threads); };
+      auto fill = [&](shared_array& a) {
+        detail::copy_from_array(a.data_, a.fortran_, a.size_, src, o.copy_threads);
+      };
       return create_(m, src.shape(), o, validate, "copy", fill);
     } else if constexpr (detail::is_mdspan<Src>::value) {
       static_assert(std::is_same_v<std::remove_cv_t<typename Src::element_type>, value_type>,
                     "copy: the mdspan's element type must be T");
-      auto fill = [&](shared_array& a) { copy_from_mdspan_(a, src, o.copy_threads); };
+      auto fill = [&](shared_array& a) {
+        detail::copy_from_mdspan(a.data_, a.fortran_, a.size_, src, o.copy_threads);
+      };
       return create_(m, shape_of_(src), o, validate, "copy", fill);
     } else {
       static_assert(detail::is_contiguous_range<Src>::value,
@@ -745,10 +569,10 @@ class shared_array {
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
     npy::file_reader r(path);
     if (!npy::same_descr(r.hdr().descr, npy::descr<T>()))
-      detail::throw_error(errc::type_mismatch, "load '" + path + "': the file holds " +
-                                                   detail::describe_descr(r.hdr().descr) +
-                                                   ", asked for " +
-                                                   detail::describe_descr(npy::descr<T>()));
+      detail::throw_error(
+          errc::type_mismatch,
+          detail::msg("load '", path, "': the file holds ", detail::describe_descr(r.hdr().descr),
+                      ", asked for ", detail::describe_descr(npy::descr<T>())));
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
     auto fill = [&](shared_array& a) {
@@ -758,60 +582,9 @@ class shared_array {
     return create_(m, r.hdr().shape, opts, true, "load", fill);
   }
 
-  template <class Src>
-  static void copy_from_shared_(shared_array& a, const Src& src, unsigned threads) {
-    if (a.size_ == 0) return;
-    if (a.fortran_ == src.fortran_order() || a.rank() <= 1) {
-      detail::copy_bytes(a.data_, src.data(), a.nbytes(), threads);
-      return;
-    }
-    std::size_t rank = src.rank();
-    std::vector<std::ptrdiff_t> st(rank);
-    std::ptrdiff_t s = 1;
-    for (std::size_t k = 0; k < rank; ++k) {
-      std::size_t r = src.fortran_order() ? k : rank - 1 - k;
-      st[r] = s;
-      s *= static_cast<std::ptrdiff_t>(src.shape()[r]);
-    }
-    detail::gather(a.data_, src.data(), src.shape().data(), st.data(), rank, a.fortran_);
-  }
-
-  template <class Src>
-  static void copy_from_mdspan_(shared_array& a, const Src& src, unsigned threads) {
-    if (a.size_ == 0) return;
-    constexpr std::size_t rank = Src::rank();
-    if constexpr (rank == 0) {  // one element, and no stride() to ask (it needs rank > 0)
-      a.data_[0] = src();
-      return;
-    } else {
-      copy_ranked_mdspan_(a, src, threads);
-    }
-  }
-
-  template <class Src>
-  static void copy_ranked_mdspan_(shared_array& a, const Src& src, unsigned threads) {
-    constexpr std::size_t rank = Src::rank();
-    using L = typename Src::layout_type;
-    const bool same_order = (!a.fortran_ && std::is_same_v<L, layout_right>) ||
-                            (a.fortran_ && std::is_same_v<L, layout_left>) || rank <= 1;
-    if constexpr (std::is_same_v<L, layout_right> || std::is_same_v<L, layout_left>) {
-      if (same_order) {
-        detail::copy_bytes(a.data_, src.data_handle(), a.nbytes(), threads);
-        return;
-      }
-    }
-    std::array<std::size_t, rank> ext{};
-    std::array<std::ptrdiff_t, rank> st{};
-    for (std::size_t r = 0; r < rank; ++r) {
-      ext[r] = static_cast<std::size_t>(src.extent(r));
-      st[r] = static_cast<std::ptrdiff_t>(src.stride(r));
-    }
-    detail::gather(a.data_, src.data_handle(), ext.data(), st.data(), rank, a.fortran_);
-  }
-
-  // attach: open, wait for readiness, read the header and trailer through the descriptor (pread:
-  // the mapping is not touched, so a client pays no page fault it does not need), validate, view.
-  // Messages are built only on the error paths.
+  // attach: open -> read the prefix (pread: the mapping is not touched, so a client pays no page
+  // fault it does not need) -> wait for an unpublished segment -> parse -> check T -> check the
+  // layout and trailer -> map -> view. Messages are built only on the error paths.
   static shared_array attach_(std::string_view name, const shape_type* expected,
                               const attach_options& o) {
     constexpr std::string_view op = "attach";
@@ -821,120 +594,72 @@ class shared_array {
     a.seg_ = detail::segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit,
                                    false);
     const std::string& n = a.seg_.name();
-    const std::size_t size = a.seg_.size();
-    auto what = [&n] { return "attach '" + n + "'"; };
-    if (size == 0)
-      detail::throw_error(errc::bad_format,
-                          what() + ": the segment is empty (0 bytes) after waiting " +
-                              std::to_string(o.ready_timeout.count()) +
-                              " ms: not a shmarray segment, or its creator died before sizing it");
-    if (size < 16)  // creators size the segment in one step: this never held a header
-      detail::throw_error(errc::bad_format, what() + ": the segment holds only " +
-                                                std::to_string(size) +
-                                                " bytes, too few for a .npy header");
-    // The header: one pread of up to 512 bytes (NumPy's headers are 64-256), more if it says so.
-    char small[512];
-    std::string large;
-    const char* hdr = small;
-    const std::size_t first = std::min(size, sizeof small);
-    std::size_t got = a.seg_.read_at(0, small, first);
-    if (got == 0 || static_cast<unsigned char>(small[0]) == 0) {
-      a.seg_.map_opened(op, false);  // the wait sleeps on the mapping's first word
-      if (a.seg_.wait_ready(limit.at()) == 0)
-        detail::throw_error(
-            errc::not_ready,
-            what() + ": the creator has not published the segment within " +
-                std::to_string(o.ready_timeout.count()) +
-                " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
-                "creator died while writing it");
-      got = a.seg_.read_at(0, small, first);
-    } else {
-#if !defined(__x86_64__) && !defined(__i386__)
-      // Byte 0 and the rest came from one copy; where loads may be reordered, read again after
-      // seeing the publication so no header byte predates it.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      got = a.seg_.read_at(0, small, first);
-#endif
-    }
+    auto fail = [&n](errc c, const std::string& why) {
+      detail::throw_error(c, detail::msg("attach '", n, "': ", why));
+    };
+    if (a.seg_.size() == 0)
+      fail(errc::bad_format,
+           detail::msg("the segment is empty (0 bytes) after waiting ", o.ready_timeout.count(),
+                       " ms: not a shmarray segment, or its creator died before sizing it"));
+    detail::prefix pre;
+    detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
+    if (!pre.published()) await_creator_(a, pre, limit);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (got >= 12 && std::memcmp(small, npy::magic, npy::magic_size) == 0) {
-      const std::size_t end = npy::data_offset_of(reinterpret_cast<const unsigned char*>(small));
-      if (end > got && end <= size) {  // a long header: read all of it
-        large.resize(end);
-        got = a.seg_.read_at(0, large.data(), end);
-        hdr = large.data();
-      }
-    }
-    npy::header h = npy::parse_header(hdr, got, npy::source(op, n));
+    const std::size_t size = a.seg_.size();
+    detail::segment_layout l;
+    if (detail::problem p =
+            detail::parse_prefix(a.seg_.fd(), size, pre, npy::source(op, n), l.header))
+      p.raise(op, n);
+    const npy::header& h = l.header;
     if (!npy::same_descr(h.descr, npy::descr<T>()))
-      detail::throw_error(errc::type_mismatch,
-                          what() + ": the segment holds " + detail::describe_descr(h.descr) +
-                              ", asked for " + detail::describe_descr(npy::descr<T>()));
-    std::size_t nbytes = 0;
-    if (!npy::checked_bytes(h.shape, sizeof(value_type), nbytes) || h.data_offset > size ||
-        nbytes > size - h.data_offset)
-      detail::throw_error(errc::bad_format,
-                          what() + ": the header's shape " + npy::shape_string(h.shape) +
-                              " needs " + std::to_string(h.data_offset) + " + " +
-                              std::to_string(nbytes) + " bytes, the segment holds only " +
-                              std::to_string(size));
+      fail(errc::type_mismatch,
+           detail::msg("the segment holds ", detail::describe_descr(h.descr), ", asked for ",
+                       detail::describe_descr(npy::descr<T>())));
+    if (detail::problem p = detail::check_layout(a.seg_.fd(), size, pre, sizeof(value_type), l))
+      p.raise(op, n);
     if (h.data_offset % alignof(value_type) != 0)
-      detail::throw_error(errc::bad_format, what() + ": the data offset " +
-                                                std::to_string(h.data_offset) +
-                                                " is not aligned for the element type");
-    // The trailer, when present, must agree (a NumPy-written .npy copied here has none): a
-    // trailer that contradicts the header means a corrupt segment. It is also what tells struct
-    // (|V) types apart. For small arrays it came with the header's read. Its flags say whether
-    // to map the segment 2 MiB-aligned (huge pages).
-    bool has_sync = false;
-    bool huge = false;
-    const std::size_t tat = detail::align_up(h.data_offset + nbytes, 64);
-    {
-      detail::trailer t;
-      bool have = false;
-      if (tat <= size && size - tat >= sizeof t) {
-        if (hdr == small && tat + sizeof t <= got) {
-          std::memcpy(&t, small + tat, sizeof t);
-          have = true;
-        } else {
-          have = a.seg_.read_at(tat, &t, sizeof t) == sizeof t;
-        }
-      }
-      if (have && std::memcmp(t.magic, detail::trailer_magic, sizeof t.magic) == 0) {
-        if (t.version >= sync_format_version) {
-          has_sync = true;
-          if (size < segment_bytes(tat))
-            detail::throw_error(errc::bad_format,
-                                what() + ": the trailer (version " + std::to_string(t.version) +
-                                    ") promises a sync block at " +
-                                    std::to_string(sync_block_offset(tat)) +
-                                    ", but the segment ends at " + std::to_string(size));
-        }
-        if (t.elem_size != sizeof(value_type) || t.data_offset != h.data_offset ||
-            t.data_bytes != nbytes)
-          detail::throw_error(errc::bad_format,
-                              what() + ": the trailer disagrees with the header (element size " +
-                                  std::to_string(t.elem_size) + ", data " +
-                                  std::to_string(t.data_bytes) + " bytes at " +
-                                  std::to_string(t.data_offset) + ")");
-        if (!npy::is_numpy_type<value_type>() && t.type_hash != 0 &&
-            t.type_hash != detail::type_hash<value_type>())
-          detail::throw_error(errc::type_mismatch,
-                              what() + ": the segment holds another " +
-                                  std::to_string(sizeof(value_type)) +
-                                  "-byte struct type (type hash differs from T's)");
-        huge = (t.flags & detail::trailer_flag_huge) != 0;
-      }
-    }
+      fail(errc::bad_format,
+           detail::msg("the data offset ", h.data_offset, " is not aligned for the element type"));
+    if (l.has_trailer && !npy::is_numpy_type<value_type>() && l.tr.type_hash != 0 &&
+        l.tr.type_hash != detail::type_hash<value_type>())
+      fail(errc::type_mismatch, detail::msg("the segment holds another ", sizeof(value_type),
+                                            "-byte struct type (type hash differs from T's)"));
     if (expected && *expected != h.shape)
-      detail::throw_error(errc::shape_mismatch, what() + ": the segment has shape " +
-                                                    npy::shape_string(h.shape) + ", expected " +
-                                                    npy::shape_string(*expected));
-    a.seg_.map_opened(op, huge);
+      fail(errc::shape_mismatch, detail::msg("the segment has shape ", npy::shape_string(h.shape),
+                                             ", expected ", npy::shape_string(*expected)));
+    a.seg_.map_opened(op, l.huge());
     a.seg_.drop_fd();
-    a.set_view_(h.data_offset, std::move(h.shape), h.fortran_order);
-    if (has_sync) a.sync_ = sync_block_at(a.seg_.base(), tat);
+    a.set_view_(h.data_offset, std::move(l.header.shape), h.fortran_order);
+    if (l.has_trailer) a.trailer_at_ = l.trailer_at;
+    if (l.has_sync()) a.sync_ = sync_block_at(a.seg_.base(), l.trailer_at);
     return a;
+  }
+
+  // The segment is not published yet. A creator writes the header (all but byte 0) before the
+  // file has a size, so a segment without "NUMPY" at bytes 1-5 never was a shmarray/.npy
+  // segment: fail at once. Otherwise sleep on the futex of the first word until the creator
+  // publishes, then read the (now final) size and the prefix again.
+  static void await_creator_(shared_array& a, detail::prefix& pre, detail::deadline& limit) {
+    const std::string& n = a.seg_.name();
+    if (!pre.unpublished())
+      detail::throw_error(
+          errc::bad_format,
+          detail::msg("attach '", n,
+                      "': not a shmarray or .npy segment (no \\x93NUMPY magic, and no creator is "
+                      "writing one: byte 0 is ",
+                      int{pre.byte0()},
+                      "); for a segment of raw data (Python's multiprocessing.shared_memory) use "
+                      "attach_raw with the shape"));
+    a.seg_.map_opened("attach", false);
+    if (a.seg_.wait_ready(limit.at()) == 0)
+      detail::throw_error(
+          errc::not_ready,
+          detail::msg("attach '", n, "': the creator has not published the segment within ",
+                      limit.timeout().count(),
+                      " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
+                      "creator died while writing it"));
+    a.seg_.refresh_size("attach");
+    detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
   }
 
   template <class U, std::size_t Rank, class Layout>
@@ -981,6 +706,7 @@ class shared_array {
   bool fortran_ = false;
   std::shared_ptr<detail::manager_state> mgr_;  // the manager of a managed owner, until released
   detail::sync_block* sync_ = nullptr;  // in the segment, after the trailer; null without one
+  std::size_t trailer_at_ = 0;          // where the trailer is; 0 without one
 };
 
 }  // namespace shmarray

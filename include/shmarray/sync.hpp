@@ -1,6 +1,7 @@
-// Change notification, the robust lock and consistent snapshots, as shared_array offers them: where
-// a segment keeps its sync block (format version 2: right after the trailer, so NumPy, which stops
-// at the data's end, never sees it), and update_scope, the writer's side of a snapshot.
+// Change notification, the robust lock and consistent snapshots, as shared_array offers them:
+// update_scope, the writer's side of a snapshot. Where a segment keeps its sync block (format
+// version 2: right after the trailer, so NumPy, which stops at the data's end, never sees it):
+// sync_block_offset() and segment_bytes() in detail/layout.hpp.
 #pragma once
 
 #include <cstddef>
@@ -8,30 +9,10 @@
 #include <string_view>
 #include <utility>
 
+#include "detail/layout.hpp"
 #include "detail/sync_block.hpp"
-#include "segment.hpp"
 
 namespace shmarray {
-
-/// The first trailer version whose segments carry a sync block.
-inline constexpr std::uint32_t sync_format_version = 2;
-
-/// The offset of a segment's sync block: right after its trailer. The generation counter is the
-/// 64-bit word at this offset (native byte order): 2 * generation, + 1 while an update runs. That
-/// is all a NumPy reader needs (examples/shm_generation.py).
-constexpr std::size_t sync_block_offset(std::size_t trailer_offset) noexcept {
-  return trailer_offset + sizeof(detail::trailer);
-}
-/// The whole size of a segment (version 2) whose trailer is at `trailer_offset`: the sync block
-/// is its last part.
-constexpr std::size_t segment_bytes(std::size_t trailer_offset) noexcept {
-  return sync_block_offset(trailer_offset) + sizeof(detail::sync_block);
-}
-/// The sync block of the segment mapped at `base` whose trailer is at `trailer_offset`.
-inline detail::sync_block* sync_block_at(void* base, std::size_t trailer_offset) noexcept {
-  return reinterpret_cast<detail::sync_block*>(static_cast<unsigned char*>(base) +
-                                               sync_block_offset(trailer_offset));
-}
 
 /// A writer's update of an array that readers snapshot: holds the segment's lock and marks the
 /// data as being written (readers' snapshots wait or retry meanwhile); when it ends -- destroyed or

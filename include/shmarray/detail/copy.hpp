@@ -8,14 +8,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "../mdspan.hpp"
+#include "../npy.hpp"
+
 namespace shmarray {
+
+template <class T>
+class shared_array;
+
 namespace detail {
 
 #if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
@@ -125,6 +135,111 @@ inline void populate_pages(void* p, std::size_t n, unsigned threads) noexcept {
   for_each_chunk(d, n, copy_thread_count(n, threads), [d](std::size_t off, std::size_t len) {
     if (len) populate_write(d + off, len);
   });
+}
+
+// ---- Copying an mdspan, a shared_array or a range into a new array --------------------------
+
+template <class T>
+struct is_mdspan : std::false_type {};
+template <class T, class E, class L, class A>
+struct is_mdspan<mdspan<T, E, L, A>> : std::true_type {};
+
+template <class T>
+struct is_shared_array : std::false_type {};
+template <class T>
+struct is_shared_array<shared_array<T>> : std::true_type {};
+
+template <class R, class = void>
+struct is_contiguous_range : std::false_type {};
+template <class R>
+struct is_contiguous_range<R, std::void_t<decltype(std::data(std::declval<const R&>())),
+                                          decltype(std::size(std::declval<const R&>()))>>
+    : std::true_type {};
+
+/// Copies a strided source (extents `ext`, strides `stride` in elements) into the contiguous
+/// `dst`, in C order or, with `fortran`, in Fortran order.
+template <class T, class S>
+void gather(T* dst, const S* src, const std::size_t* ext, const std::ptrdiff_t* stride,
+            std::size_t rank, bool fortran) {
+  std::size_t n = 1;
+  for (std::size_t r = 0; r < rank; ++r) n *= ext[r];
+  if (n == 0) return;
+  if (rank == 0) {
+    *dst = *src;
+    return;
+  }
+  // Walk the destination in its own order; the innermost destination dimension is contiguous.
+  std::size_t inner = fortran ? 0 : rank - 1;
+  std::size_t idx[npy::max_rank] = {};
+  std::ptrdiff_t off = 0;
+  const std::size_t len = ext[inner];
+  const std::ptrdiff_t s_in = stride[inner];
+  for (std::size_t done = 0; done < n; done += len) {
+    const S* p = src + off;
+    if (s_in == 1)
+      for (std::size_t i = 0; i < len; ++i) dst[i] = static_cast<T>(p[i]);
+    else
+      for (std::size_t i = 0; i < len; ++i)
+        dst[i] = static_cast<T>(p[static_cast<std::ptrdiff_t>(i) * s_in]);
+    dst += len;
+    // Advance the outer dimensions (odometer), from the fastest-varying outward.
+    for (std::size_t k = 1; k < rank; ++k) {
+      std::size_t r = fortran ? k : rank - 1 - k;
+      if (++idx[r] < ext[r]) {
+        off += stride[r];
+        break;
+      }
+      off -= stride[r] * static_cast<std::ptrdiff_t>(idx[r] - 1);
+      idx[r] = 0;
+    }
+  }
+}
+
+/// Fills `dst` (n elements, C or Fortran order) from a shared_array of the same shape.
+template <class T, class Src>
+void copy_from_array(T* dst, bool fortran, std::size_t n, const Src& src, unsigned threads) {
+  if (n == 0) return;
+  if (fortran == src.fortran_order() || src.rank() <= 1) {
+    copy_bytes(dst, src.data(), n * sizeof(T), threads);
+    return;
+  }
+  const std::size_t rank = src.rank();
+  std::vector<std::ptrdiff_t> st(rank);
+  std::ptrdiff_t s = 1;
+  for (std::size_t k = 0; k < rank; ++k) {
+    const std::size_t r = src.fortran_order() ? k : rank - 1 - k;
+    st[r] = s;
+    s *= static_cast<std::ptrdiff_t>(src.shape()[r]);
+  }
+  gather(dst, src.data(), src.shape().data(), st.data(), rank, fortran);
+}
+
+/// Fills `dst` (n elements, C or Fortran order) from an mdspan of the same extents: one memcpy
+/// when the layouts agree, else a strided gather.
+template <class T, class Src>
+void copy_from_mdspan(T* dst, bool fortran, std::size_t n, const Src& src, unsigned threads) {
+  if (n == 0) return;
+  constexpr std::size_t rank = Src::rank();
+  if constexpr (rank == 0) {  // one element, and no stride() to ask (it needs rank > 0)
+    dst[0] = src();
+  } else {
+    using L = typename Src::layout_type;
+    if constexpr (std::is_same_v<L, layout_right> || std::is_same_v<L, layout_left>) {
+      const bool same_order = (!fortran && std::is_same_v<L, layout_right>) ||
+                              (fortran && std::is_same_v<L, layout_left>) || rank <= 1;
+      if (same_order) {
+        copy_bytes(dst, src.data_handle(), n * sizeof(T), threads);
+        return;
+      }
+    }
+    std::array<std::size_t, rank> ext{};
+    std::array<std::ptrdiff_t, rank> st{};
+    for (std::size_t r = 0; r < rank; ++r) {
+      ext[r] = static_cast<std::size_t>(src.extent(r));
+      st[r] = static_cast<std::ptrdiff_t>(src.stride(r));
+    }
+    gather(dst, src.data_handle(), ext.data(), st.data(), rank, fortran);
+  }
 }
 
 }  // namespace detail

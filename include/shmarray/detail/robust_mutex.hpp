@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "../error.hpp"
-#include "../segment.hpp"  // self_start_time
+#include "posix.hpp"  // self_start_time
 
 #if defined(__SANITIZE_THREAD__)
 #define SHMARRAY_TSAN 1

@@ -38,6 +38,7 @@
 
 #include "../error.hpp"
 #include "../segment.hpp"
+#include "layout.hpp"
 #include "sync_block.hpp"
 
 namespace shmarray {
@@ -181,20 +182,10 @@ inline bool tracker_may_unlink(int dir, const char* name, std::uint64_t owner,
   if (fd < 0) return errno != ENOENT;
   bool ok = true;
   struct stat st {};
+  trailer t{};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-      st.st_size >= static_cast<off_t>(sizeof(trailer))) {
-    // Version 1 ends with the trailer; version 2 with the sync block that follows it.
-    trailer t{};
-    auto trailer_at = [&](off_t at) {
-      return at >= 0 && ::pread(fd, &t, sizeof t, at) == static_cast<ssize_t>(sizeof t) &&
-             std::memcmp(t.magic, trailer_magic, sizeof t.magic) == 0;
-    };
-    const off_t end = st.st_size - static_cast<off_t>(sizeof t);
-    if (trailer_at(end) || trailer_at(end - static_cast<off_t>(sizeof(sync_block)))) {
-      if (t.creator_pid != owner) ok = false;
-      if (t.creator_start != 0 && owner_start != 0 && t.creator_start != owner_start) ok = false;
-    }
-  }
+      read_trailer_at_end(fd, static_cast<std::size_t>(st.st_size), t))
+    ok = created_by(t, owner, owner_start);
   ::close(fd);
   return ok;
 }
