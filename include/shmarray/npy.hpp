@@ -290,6 +290,35 @@ namespace detail {
 //   {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   + spaces + '\n'
 // parsed in one pass. Anything else (other key orders, spacing, quotes) returns false and goes to
 // the general parser, which accepts every spelling NumPy reads and explains what is wrong.
+/// The canonical dict's head, `{'descr': '<d>', 'fortran_order': <b>`: returns where it ends, or
+/// nullptr when the bytes are not spelled that way. attach_unsafe reads the order with it alone.
+inline const char* parse_canonical_head(const char* p, const char* e, std::string_view& descr,
+                                        bool& fortran) noexcept {
+  auto lit = [&](const char* s, std::size_t k) {
+    if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
+    p += k;
+    return true;
+  };
+  if (!lit("{'descr': '", 11)) return nullptr;
+  const char* d = p;
+  while (p < e && *p != '\'') {
+    if (*p == '\\' || *p == '"' || static_cast<unsigned char>(*p) < 32) return nullptr;
+    ++p;
+  }
+  const std::size_t dl = static_cast<std::size_t>(p - d);
+  if (p == e || dl < 2 || dl > 16) return nullptr;
+  ++p;
+  if (!lit(", 'fortran_order': ", 19)) return nullptr;
+  if (lit("True", 4))
+    fortran = true;
+  else if (lit("False", 5))
+    fortran = false;
+  else
+    return nullptr;
+  descr = std::string_view(d, dl);
+  return p;
+}
+
 inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   const char* const e = p + n;
   auto lit = [&](const char* s, std::size_t k) {
@@ -297,23 +326,10 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
     p += k;
     return true;
   };
-  if (!lit("{'descr': '", 11)) return false;
-  const char* d = p;
-  while (p < e && *p != '\'') {
-    if (*p == '\\' || *p == '"' || static_cast<unsigned char>(*p) < 32) return false;
-    ++p;
-  }
-  const std::size_t dl = static_cast<std::size_t>(p - d);
-  if (p == e || dl < 2 || dl > 16) return false;
-  ++p;
-  if (!lit(", 'fortran_order': ", 19)) return false;
-  bool fortran;
-  if (lit("True", 4))
-    fortran = true;
-  else if (lit("False", 5))
-    fortran = false;
-  else
-    return false;
+  std::string_view descr;
+  bool fortran = false;
+  p = parse_canonical_head(p, e, descr, fortran);
+  if (!p) return false;
   if (!lit(", 'shape': (", 12)) return false;
   std::size_t dims[max_rank];
   std::size_t rank = 0;
@@ -341,7 +357,7 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   while (p < e && *p == ' ') ++p;
   if (p < e && *p == '\n') ++p;
   if (p != e) return false;
-  h.descr.assign(d, dl);
+  h.descr.assign(descr.data(), descr.size());
   h.fortran_order = fortran;
   h.shape.assign(dims, dims + rank);
   return true;

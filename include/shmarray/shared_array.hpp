@@ -203,12 +203,17 @@ class shared_array {
     detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
     std::size_t off = 0;
     bool fortran = false;
-    npy::header h;
-    if (npy::try_parse_header(pre.bytes, pre.got, h)) {
-      off = h.data_offset;
-      fortran = h.fortran_order;
-    } else if (pre.got >= 12) {  // not a header NumPy would write: trust its length field
+    if (pre.got >= 12) {
       off = npy::data_offset_of(reinterpret_cast<const unsigned char*>(pre.bytes));
+      const std::size_t dict = pre.bytes[6] == 1 ? 10 : 12;
+      std::string_view descr;
+      npy::header h;
+      // The dict's head as NumPy spells it gives the order; any other spelling is parsed whole.
+      if (off <= pre.got &&
+          npy::detail::parse_canonical_head(pre.bytes + dict, pre.bytes + off, descr, fortran) ==
+              nullptr &&
+          npy::try_parse_header(pre.bytes, pre.got, h))
+        fortran = h.fortran_order;
     }
     a.seg_.drop_fd();
     std::size_t need = 0;

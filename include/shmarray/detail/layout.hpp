@@ -215,15 +215,16 @@ inline problem parse_prefix(int fd, std::size_t size, const prefix& pre, npy::so
   std::size_t got = pre.got;
   std::string large;
   char patched[sizeof pre.bytes];
-  if (pre.unpublished()) {  // parse what the creator wrote, as if published
-    std::memcpy(patched, pre.bytes, pre.got);
+  const bool unpublished = got > 0 && pre.bytes[0] == 0;
+  if (unpublished) {  // parse what the creator wrote, as if published
+    std::memcpy(patched, pre.bytes, got);
     patched[0] = npy::magic[0];
     hdr = patched;
   }
-  if (got >= 12 && (pre.published() || pre.unpublished())) {
+  if (got >= 12) {
     const std::size_t end = npy::data_offset_of(reinterpret_cast<const unsigned char*>(hdr));
-    if (end > got && end <= size) {  // a long header: read all of it
-      large.resize(end);
+    if (end > got && end <= size && std::memcmp(hdr, npy::magic, npy::magic_size) == 0) {
+      large.resize(end);  // a long header: read all of it
       got = pread_full(fd, large.data(), end, 0);
       if (got) large[0] = npy::magic[0];
       hdr = large.data();
