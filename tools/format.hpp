@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <shmarray/detail/message.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,19 +40,7 @@ inline std::string printable(std::string_view s) {
 
 /// "96 B", "1.5 KiB", "64.0 MiB".
 inline std::string short_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    ++u;
-  }
-  char b[32];
-  if (u == 0)
-    std::snprintf(b, sizeof b, "%llu B", static_cast<unsigned long long>(n));
-  else
-    std::snprintf(b, sizeof b, "%.1f %s", v, units[u]);
-  return b;
+  return shmarray::detail::human_bytes(n, true);
 }
 
 /// "42s", "5m07s", "3h12m", "2d04h"; "?" for a negative age (clock skew).

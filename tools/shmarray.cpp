@@ -285,6 +285,18 @@ std::vector<std::string> first_elements(const probe& p, std::size_t count, bool 
   return out;
 }
 
+/// The JSON fields ls and info give every file: size, owner, mode, age.
+void file_fields(json_writer& w, const probe& p) {
+  w.key("size").num(static_cast<std::uint64_t>(p.st.st_size));
+  w.key("uid").num(static_cast<std::uint64_t>(p.st.st_uid));
+  const std::string u = user_name(p.st.st_uid);
+  if (u.empty())
+    w.key("user").null();
+  else
+    w.key("user").str(u);
+  w.key("mode").str(mode_string(p.st.st_mode)).key("age_seconds").num(p.age);
+}
+
 std::string state_name(const probe& p) {
   return p.kind == kind::shmarray ? "ready" : sa::to_string(p.kind);
 }
@@ -330,15 +342,7 @@ void cmd_ls(const parsed& a, output& o) {
       w.begin_object();
       w.key("name").str(p.name).key("kind").str(sa::to_string(p.kind));
       w.key("published").boolean(p.kind == kind::shmarray || p.kind == kind::npy);
-      w.key("size").num(static_cast<std::uint64_t>(p.st.st_size));
-      w.key("uid").num(static_cast<std::uint64_t>(p.st.st_uid));
-      std::string u = user_name(p.st.st_uid);
-      if (u.empty())
-        w.key("user").null();
-      else
-        w.key("user").str(u);
-      w.key("mode").str(mode_string(p.st.st_mode));
-      w.key("age_seconds").num(p.age);
+      file_fields(w, p);
       if (p.has_header && p.layout.elem_size) {
         w.key("dtype").str(p.header.descr);
         w.key("shape").begin_array();
@@ -441,15 +445,8 @@ void cmd_info(const parsed& a, output& o) {
     json_writer w;
     w.begin_object();
     w.key("name").str(p.name).key("path").str(p.path).key("kind").str(sa::to_string(p.kind));
-    w.key("published").boolean(p.byte0 == 0x93);
-    w.key("size").num(static_cast<std::uint64_t>(p.st.st_size));
-    w.key("uid").num(static_cast<std::uint64_t>(p.st.st_uid));
-    std::string u = user_name(p.st.st_uid);
-    if (u.empty())
-      w.key("user").null();
-    else
-      w.key("user").str(u);
-    w.key("mode").str(mode_string(p.st.st_mode)).key("age_seconds").num(p.age);
+    w.key("published").boolean(p.byte0 == sa::detail::published_byte);
+    file_fields(w, p);
     w.key("huge_page_bytes");
     if (huge < 0)
       w.null();

@@ -48,9 +48,9 @@ inline std::string quote_name(std::string_view name) {
   return msg('\'', name, '\'');
 }
 
-/// "1.5 GiB", "512 bytes".
-inline std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+/// "1.5 GiB", "512 bytes" ("512 B" with `short_units`).
+inline std::string human_bytes(std::uint64_t n, bool short_units = false) {
+  const char* units[] = {short_units ? "B" : "bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(n);
   int u = 0;
   while (v >= 1024 && u < 5) {
@@ -59,7 +59,7 @@ inline std::string human_bytes(std::uint64_t n) {
   }
   char buf[48];
   if (u == 0)
-    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+    std::snprintf(buf, sizeof buf, "%llu %s", static_cast<unsigned long long>(n), units[0]);
   else
     std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
