@@ -762,7 +762,7 @@ TEST_CASE("Issue 13: when no tracker can be started in place of a dead one, allo
 }
 
 TEST_CASE("Issue 13: what a forked child allocates through the inherited manager goes at the "
-          "parent's shutdown; what it closes goes at once",
+          "parent's shutdown, what it closes goes at once",
           "[tracker][issue13][fork]") {
   const std::string kept = unique_name("child-kept"), leaked = unique_name("child-leaked"),
                     closed = unique_name("child-closed"), grand = unique_name("grandchild");

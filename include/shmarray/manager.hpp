@@ -7,6 +7,7 @@
 // parent's shutdown (or the tracker, if the parent dies) removes them too.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,13 +64,19 @@ struct manager_state {
   }
   void erase(const entry* e) noexcept { names.erase(names.begin() + (e - names.data())); }
 
+  /// stat of the file under `name` (not following a symlink); false if there is none. By path,
+  /// as shm_unlink goes: a manager holds no descriptor of its own for it.
+  static bool stat_name(const std::string& name, struct stat& st) noexcept {
+    const std::string path = std::string(shm_dir_path) + "/" + name;
+    return ::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  }
+
   /// Unlinks the entry's name unless the file there is no longer the one it created. Returns true
   /// if it unlinked.
   static bool unlink_entry(const entry& e) noexcept {
     if (e.has_id) {
       struct stat st {};
-      const std::string path = std::string(shm_dir_path) + "/" + e.name;
-      if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+      if (!stat_name(e.name, st)) return false;
       if (static_cast<std::uint64_t>(st.st_dev) != e.dev ||
           static_cast<std::uint64_t>(st.st_ino) != e.ino)
         return false;  // someone else's now: ours was unlinked behind our back
@@ -115,7 +122,7 @@ class manager {
     if (!s_->active) return;
     s_->active = false;
     if (::getpid() == s_->creator_pid)
-      for (const auto& e : s_->names) detail::manager_state::unlink_entry(e);
+      for (const auto& e : s_->names) s_->unlink_entry(e);
     s_->names.clear();
     s_->track.stop();  // the owner: waits until the tracker removed the children's names
   }
@@ -196,8 +203,7 @@ class manager {
     detail::manager_state::entry* e = s_->mine(name, self);
     if (!e) return;
     struct stat st {};
-    const std::string path = std::string(detail::shm_dir_path) + "/" + name;
-    if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (s_->stat_name(name, st)) {
       e->has_id = true;
       e->dev = static_cast<std::uint64_t>(st.st_dev);
       e->ino = static_cast<std::uint64_t>(st.st_ino);

@@ -14,14 +14,15 @@
 //    multithreaded owner cannot deadlock it. Its table of names lives in memory it mmaps itself.
 //  - Names reach it as small messages on a SOCK_SEQPACKET socket, sent *before* the segment is
 //    created, together with the creating process (pid and start time); once the segment exists,
-//    a second message gives its identity (st_dev, st_ino). On the owner's death it drains what
-//    is queued before it unlinks.
+//    a second message gives its identity (st_dev, st_ino). It reads them in batches (every
+//    tracker_batch_ms at most), and always all that is queued before it answers a ping on its
+//    second socket, quits, or acts on the owner's death.
 //  - Forked children of the owner that allocate through the inherited manager send their names on
 //    the same socket, so the tracker also removes those, at the owner's death or at its shutdown.
 //  - It is double-forked and calls setsid(): it is not the owner's child (no zombie, invisible to
 //    the owner's waitpid(-1)), and killing the owner's process group does not kill it.
 //  - It unmaps the shared mappings it inherited, so it never pins the memory of a segment the
-//    owner later closes; it closes every inherited descriptor but its own three.
+//    owner later closes; it closes every inherited descriptor but its own four.
 //  - Before unlinking a name it checks that the file there is the one that was registered: the
 //    same device and inode, or (when the creator died before it could send them) a shmarray
 //    trailer naming the recorded creator, or no trailer yet. A file someone else put under the
@@ -44,6 +45,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "../error.hpp"
@@ -93,11 +95,12 @@ inline void close_all_but(const int* keep, int n) noexcept {
 }
 
 namespace tracker_proto {
-// Owner (or a forked child of it) -> tracker, one message per send(): op, a length byte, the name,
-// then for 'A' the creating process's pid and start time and for 'I' the new segment's st_dev and
-// st_ino (two native uint64s); 'P' + a 4-byte sequence number; 'Q'. Tracker -> owner: its pid (4
-// bytes, from the intermediate child), 'p' + sequence, 'q'. Every message is far below the
-// socket's atomic datagram size.
+// Two sockets. Names, from the owner or a forked child of it, one message per send(): op, a length
+// byte, the name, then for 'A' the creating process's pid and start time and for 'I' the new
+// segment's st_dev and st_ino (two native uint64s). Control, the owner's only: 'P' + a 4-byte
+// sequence number, answered 'p' + sequence; 'Q', answered 'q'; first of all the tracker's pid (4
+// bytes, from the intermediate child). Every message is far below the socket's atomic datagram
+// size.
 constexpr char add = 'A', identify = 'I', remove = 'R', ping = 'P', pong = 'p', quit = 'Q',
                quit_ack = 'q';
 constexpr std::size_t id_bytes = 2 * sizeof(std::uint64_t);
@@ -244,9 +247,16 @@ inline bool tracker_may_unlink(int dir, const char* name, const tracker_names::s
 inline constexpr int tracker_ignored_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
                                                   SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
 
+/// How long the tracker leaves names queued before it reads them again (batch_ms, at most 500
+/// wake-ups a second however fast names come). Names need no answer: the tracker reads every one
+/// queued before it answers a ping, quits, or acts on the owner's death, so waking up for each
+/// one (a cross-CPU wake-up per allocation) would buy nothing.
+inline constexpr int tracker_batch_ms = 2;
+
 /// The tracker process. Never returns. Only async-signal-safe calls from here on. It starts with
-/// every signal blocked (tracker::start blocks them before it forks).
-[[noreturn]] inline void tracker_main(int sock, int pidfd, int dir, pid_t owner) noexcept {
+/// every signal blocked (tracker::start blocks them before it forks). `data` carries names (from
+/// the owner and its forked children), `ctl` the owner's pings and quit.
+[[noreturn]] inline void tracker_main(int data, int ctl, int pidfd, int dir, pid_t owner) noexcept {
   // First of all, while every signal is still blocked: ignore those it must survive. One that is
   // already pending (sent the moment the manager existed) is discarded here and kills nobody.
   struct sigaction sa {};
@@ -269,59 +279,53 @@ inline constexpr int tracker_ignored_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIG
       if (fd != nul) ::dup2(nul, fd);
     if (nul > 2) ::close(nul);
   }
-  int keep[3] = {sock, pidfd, dir};
-  for (int i = 0; i < 3; ++i)  // sort the three
-    for (int j = i + 1; j < 3; ++j)
+  int keep[4] = {data, ctl, pidfd, dir};
+  for (int i = 0; i < 4; ++i)  // sort the four
+    for (int j = i + 1; j < 4; ++j)
       if (keep[j] < keep[i]) {
         int t = keep[i];
         keep[i] = keep[j];
         keep[j] = t;
       }
-  close_all_but(keep, 3);
+  close_all_but(keep, 4);
   tracker_unmap_shared();
 
   tracker_names names;
-  bool sock_open = true;
-  // Reads every queued message. Returns 1 on a normal shutdown request, 0 otherwise.
-  auto drain = [&]() noexcept -> int {
+  bool data_open = true, ctl_open = true;
+  // Reads every queued name message.
+  auto drain = [&]() noexcept {
     char buf[tracker_proto::max_msg + 8];
-    while (sock_open) {
-      ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    while (data_open) {
+      ssize_t n = ::recv(data, buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-      if (n <= 0) {  // the owner's side is closed everywhere (or shut down for reading)
-        sock_open = false;
-        return 0;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {  // closed by every process that held it (or shut down for reading)
+        data_open = false;
+        return;
       }
       const char op = buf[0];
-      if ((op == tracker_proto::add || op == tracker_proto::identify ||
-           op == tracker_proto::remove) &&
-          n >= 2) {
-        const std::size_t len = static_cast<unsigned char>(buf[1]);
-        const std::size_t extra = op == tracker_proto::remove ? 0 : tracker_proto::id_bytes;
-        if (len == 0 || len > max_name_length || len + 2 + extra != static_cast<std::size_t>(n))
-          continue;
-        std::uint64_t v[2] = {0, 0};
-        std::memcpy(v, buf + 2 + len, extra);
-        if (op == tracker_proto::add) {
-          names.add(buf + 2, len, v[0], v[1]);
-        } else if (op == tracker_proto::identify) {
-          if (tracker_names::slot* s = names.find(buf + 2, len)) {
-            s->has_id = true;
-            s->dev = v[0];
-            s->ino = v[1];
-          }
-        } else {
-          names.remove(buf + 2, len);
+      if ((op != tracker_proto::add && op != tracker_proto::identify &&
+           op != tracker_proto::remove) ||
+          n < 2)
+        continue;
+      const std::size_t len = static_cast<unsigned char>(buf[1]);
+      const std::size_t extra = op == tracker_proto::remove ? 0 : tracker_proto::id_bytes;
+      if (len == 0 || len > max_name_length || len + 2 + extra != static_cast<std::size_t>(n))
+        continue;
+      std::uint64_t v[2] = {0, 0};
+      std::memcpy(v, buf + 2 + len, extra);
+      if (op == tracker_proto::add) {
+        names.add(buf + 2, len, v[0], v[1]);
+      } else if (op == tracker_proto::identify) {
+        if (tracker_names::slot* s = names.find(buf + 2, len)) {
+          s->has_id = true;
+          s->dev = v[0];
+          s->ino = v[1];
         }
-      } else if (op == tracker_proto::ping && n == 5) {
-        buf[0] = tracker_proto::pong;
-        ::send(sock, buf, 5, MSG_NOSIGNAL | MSG_DONTWAIT);
-      } else if (op == tracker_proto::quit) {
-        return 1;
+      } else {
+        names.remove(buf + 2, len);
       }
     }
-    return 0;
   };
   auto unlink_all = [&]() noexcept {
     char name[max_name_length + 1];
@@ -336,24 +340,55 @@ inline constexpr int tracker_ignored_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIG
   // and remove every name still listed: the owner has removed its own, so these are its forked
   // children's, which only the tracker knew. Then acknowledge and exit.
   auto quit = [&]() noexcept {
-    ::shutdown(sock, SHUT_RD);
-    while (drain() == 1) {
-    }
+    ::shutdown(data, SHUT_RD);
+    drain();
     unlink_all();
     char ack = tracker_proto::quit_ack;
-    ::send(sock, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::send(ctl, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     ::_exit(0);
   };
+  // Answers the owner's pings (after reading every name sent before them) and its quit.
+  auto control = [&]() noexcept {
+    char buf[16];
+    while (ctl_open) {
+      ssize_t n = ::recv(ctl, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {
+        ctl_open = false;
+        return;
+      }
+      drain();
+      if (buf[0] == tracker_proto::quit) quit();
+      if (buf[0] == tracker_proto::ping && n == 5) {
+        buf[0] = tracker_proto::pong;
+        ::send(ctl, buf, 5, MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+    }
+  };
+  bool watch_data = true;
   for (;;) {
-    pollfd fds[2] = {{sock_open ? sock : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
-    int r = ::poll(fds, 2, pidfd >= 0 ? -1 : 200);
+    pollfd fds[3] = {{ctl_open ? ctl : -1, POLLIN, 0},
+                     {pidfd, POLLIN, 0},
+                     {data_open && watch_data ? data : -1, POLLIN, 0}};
+    const int wait_ms =
+        pidfd < 0 ? (watch_data ? 200 : tracker_batch_ms) : (watch_data ? -1 : tracker_batch_ms);
+    int r = ::poll(fds, 3, wait_ms);
     if (r < 0 && errno != EINTR) break;
-    if (fds[0].revents != 0 && drain() == 1) quit();
+    if (fds[2].revents != 0) {
+      drain();
+      watch_data = false;  // let the next names queue up for a while
+    } else if (r == 0) {
+      watch_data = true;
+    }
+    if (fds[0].revents != 0) control();
     bool owner_dead = pidfd >= 0 ? fds[1].revents != 0 : (::kill(owner, 0) != 0 && errno == ESRCH);
     if (owner_dead) break;
   }
-  // The owner died (or poll failed for good): take in what is still queued, then unlink.
-  if (drain() == 1) quit();
+  // The owner died (or poll failed for good): take in what is still queued, then unlink. A quit
+  // it sent just before dying still counts.
+  control();
+  drain();
   unlink_all();
   ::_exit(0);
 }
@@ -379,13 +414,17 @@ class tracker {
                       " (pass manager_options{.crash_cleanup = false} to run without it)",
                   e);
     };
-    int sv[2];
+    int sv[2], cv[2];  // names; pings and quit
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) != 0) {
+      int e = errno;
+      close_all({sv[0], sv[1]});
+      fail("socketpair", e);
+    }
     int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
       int e = errno;
-      ::close(sv[0]);
-      ::close(sv[1]);
+      close_all({sv[0], sv[1], cv[0], cv[1]});
       fail("open /dev/shm", e);
     }
     const pid_t owner = ::getpid();
@@ -398,31 +437,31 @@ class tracker {
     pid_t mid = raw_fork();
     if (mid == 0) {  // the intermediate child: new session, fork the tracker, report its pid
       ::close(sv[0]);
+      ::close(cv[0]);
       ::setsid();
       pid_t t = raw_fork();
-      if (t == 0) tracker_main(sv[1], pidfd, dir, owner);
+      if (t == 0) tracker_main(sv[1], cv[1], pidfd, dir, owner);
       std::int32_t msg = t > 0 ? static_cast<std::int32_t>(t) : -errno;
-      ::send(sv[1], &msg, sizeof msg, MSG_NOSIGNAL);
+      ::send(cv[1], &msg, sizeof msg, MSG_NOSIGNAL);
       ::_exit(0);
     }
     int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    ::close(sv[1]);
-    ::close(dir);
-    if (pidfd >= 0) ::close(pidfd);
+    close_all({sv[1], cv[1], dir, pidfd});
     if (mid < 0) {
-      ::close(sv[0]);
+      close_all({sv[0], cv[0]});
       fail("fork", fork_errno);
     }
     while (::waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
     }
     std::int32_t msg = 0;
-    ssize_t n = recv_bounded(sv[0], &msg, sizeof msg, 5000);
+    ssize_t n = recv_bounded(cv[0], &msg, sizeof msg, 5000);
     if (n != static_cast<ssize_t>(sizeof msg) || msg <= 0) {
-      ::close(sv[0]);
+      close_all({sv[0], cv[0]});
       fail("fork (tracker)", msg < 0 ? -msg : EIO);
     }
     fd_ = sv[0];
+    ctl_ = cv[0];
     pid_ = static_cast<pid_t>(msg);
     owner_ = owner;
   }
@@ -457,14 +496,14 @@ class tracker {
     char msg[5] = {tracker_proto::ping};
     const std::uint32_t seq = ++seq_;
     std::memcpy(msg + 1, &seq, 4);
-    if (!send_all(msg, sizeof msg)) return false;
+    if (!send_all(ctl_, msg, sizeof msg)) return false;
     auto deadline = std::chrono::steady_clock::now() + bound;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - std::chrono::steady_clock::now())
                       .count();
       char reply[8];
-      ssize_t n = recv_bounded(fd_, reply, sizeof reply, left > 0 ? left : 0);
+      ssize_t n = recv_bounded(ctl_, reply, sizeof reply, left > 0 ? left : 0);
       if (n <= 0) return false;
       std::uint32_t got = 0;
       if (n == 5 && reply[0] == tracker_proto::pong) std::memcpy(&got, reply + 1, 4);
@@ -479,14 +518,14 @@ class tracker {
     if (fd_ < 0) return;
     if (owner_ == ::getpid()) {
       char q = tracker_proto::quit;
-      if (send_all(&q, 1)) {
+      if (send_all(ctl_, &q, 1)) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         for (;;) {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
           char reply[8];
-          ssize_t n = recv_bounded(fd_, reply, sizeof reply, left > 0 ? left : 0);
+          ssize_t n = recv_bounded(ctl_, reply, sizeof reply, left > 0 ? left : 0);
           if (n <= 0 || reply[0] == tracker_proto::quit_ack) break;
         }
       }
@@ -496,8 +535,8 @@ class tracker {
 
   /// Forgets a tracker that is gone (closes the socket without asking anything).
   void abandon() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    close_all({fd_, ctl_});
+    fd_ = ctl_ = -1;
     pid_ = 0;
   }
 
@@ -513,9 +552,13 @@ class tracker {
       return n;
     }
   }
-  bool send_all(const void* msg, std::size_t len) noexcept {
+  static void close_all(std::initializer_list<int> fds) noexcept {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+  }
+  static bool send_all(int fd, const void* msg, std::size_t len) noexcept {
     for (;;) {
-      ssize_t n = ::send(fd_, msg, len, MSG_NOSIGNAL);
+      ssize_t n = ::send(fd, msg, len, MSG_NOSIGNAL);
       if (n == static_cast<ssize_t>(len)) return true;
       if (n < 0 && errno == EINTR) continue;
       return false;
@@ -534,10 +577,11 @@ class tracker {
       std::memcpy(msg + len, v, tracker_proto::id_bytes);
       len += tracker_proto::id_bytes;
     }
-    return send_all(msg, len);
+    return send_all(fd_, msg, len);
   }
 
-  int fd_ = -1;
+  int fd_ = -1;   // names (any process holding it may send)
+  int ctl_ = -1;  // pings and quit (the owner only)
   pid_t pid_ = 0;
   pid_t owner_ = 0;
   std::uint32_t seq_ = 0;
