@@ -163,9 +163,10 @@ TEST_CASE("Issue 17: a handle that outlives its manager leaves a re-created name
   CHECK(shm_exists(name));
 }
 
-TEST_CASE("Issue 13: neither shutdown nor close() unlinks a file someone else put under a name "
-          "the manager's segment lost",
-          "[manager][issue13]") {
+TEST_CASE(
+    "Issue 13: neither shutdown nor close() unlinks a file someone else put under a name "
+    "the manager's segment lost",
+    "[manager][issue13]") {
   for (bool tracked : {false, true}) {
     CAPTURE(tracked);
     const std::string by_close = unique_name("re-close"), at_shutdown = unique_name("re-shut"),

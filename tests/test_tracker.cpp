@@ -621,9 +621,10 @@ struct name_buf {  // a segment name through process_pool::map
 };
 }  // namespace
 
-TEST_CASE("Issue 13: the tracker survives SIGTERM and SIGINT, also sent the moment the manager "
-          "exists, so stopping the whole job leaks nothing",
-          "[tracker][issue13]") {
+TEST_CASE(
+    "Issue 13: the tracker survives SIGTERM and SIGINT, also sent the moment the manager "
+    "exists, so stopping the whole job leaks nothing",
+    "[tracker][issue13]") {
   auto o = start_owner([](int rep, int) {
     ::setpgid(0, 0);  // a job of its own, as a service under systemd
     // A signal right after the constructor returns can reach the tracker before its first
@@ -666,9 +667,10 @@ TEST_CASE("Issue 13: the tracker survives SIGTERM and SIGINT, also sent the mome
   CHECK(wait_gone(tracker, 1000ms));  // it cleaned up, then left by itself
 }
 
-TEST_CASE("Issue 13: a tracker killed with SIGKILL is replaced at the next allocation, which "
-          "hands it every name still listed",
-          "[tracker][issue13]") {
+TEST_CASE(
+    "Issue 13: a tracker killed with SIGKILL is replaced at the next allocation, which "
+    "hands it every name still listed",
+    "[tracker][issue13]") {
   auto o = start_owner([](int rep, int hold) {
     auto* m = new manager;
     auto* a = new shared_array<double>(shared_array<double>::allocate(*m, {16}));
@@ -699,9 +701,10 @@ TEST_CASE("Issue 13: a tracker killed with SIGKILL is replaced at the next alloc
   CHECK(wait_gone(t2, 1000ms));
 }
 
-TEST_CASE("Issue 13: when no tracker can be started in place of a dead one, allocate throws a "
-          "clear error and leaves nothing",
-          "[tracker][issue13]") {
+TEST_CASE(
+    "Issue 13: when no tracker can be started in place of a dead one, allocate throws a "
+    "clear error and leaves nothing",
+    "[tracker][issue13]") {
   const std::string refused = unique_name("refused");
   shmtest::shm_eraser er(refused);
   auto o = start_owner([&](int rep, int hold) {
@@ -761,9 +764,10 @@ TEST_CASE("Issue 13: when no tracker can be started in place of a dead one, allo
   CHECK(ms_until_gone(names, 1000ms) >= 0);
 }
 
-TEST_CASE("Issue 13: what a forked child allocates through the inherited manager goes at the "
-          "parent's shutdown, what it closes goes at once",
-          "[tracker][issue13][fork]") {
+TEST_CASE(
+    "Issue 13: what a forked child allocates through the inherited manager goes at the "
+    "parent's shutdown, what it closes goes at once",
+    "[tracker][issue13][fork]") {
   const std::string kept = unique_name("child-kept"), leaked = unique_name("child-leaked"),
                     closed = unique_name("child-closed"), grand = unique_name("grandchild");
   shmtest::shm_eraser e1(kept), e2(leaked), e3(closed), e4(grand);
@@ -803,9 +807,10 @@ TEST_CASE("Issue 13: what a forked child allocates through the inherited manager
   CHECK(wait_gone(t, 1000ms));
 }
 
-TEST_CASE("Issue 13: process_pool workers allocating through the owner's manager: removed at "
-          "its shutdown, and by the tracker when the owner is SIGKILLed",
-          "[tracker][issue13][pool]") {
+TEST_CASE(
+    "Issue 13: process_pool workers allocating through the owner's manager: removed at "
+    "its shutdown, and by the tracker when the owner is SIGKILLed",
+    "[tracker][issue13][pool]") {
   auto o = start_owner([](int rep, int) {
     auto run = [](manager& m) {
       shmarray::process_pool pool(3);
@@ -849,9 +854,10 @@ TEST_CASE("Issue 13: process_pool workers allocating through the owner's manager
   CHECK(ms_until_gone(names, 1000ms) >= 0);
 }
 
-TEST_CASE("Issue 13: a forked child refuses to allocate through a manager that cannot hand it "
-          "the name (no crash cleanup, or the parent's manager shut down)",
-          "[tracker][issue13][fork]") {
+TEST_CASE(
+    "Issue 13: a forked child refuses to allocate through a manager that cannot hand it "
+    "the name (no crash cleanup, or the parent's manager shut down)",
+    "[tracker][issue13][fork]") {
   const std::string n1 = unique_name("untracked"), n2 = unique_name("after-shutdown");
   shmtest::shm_eraser e1(n1), e2(n2);
   {
@@ -911,9 +917,10 @@ TEST_CASE("Issue 13: a forked child refuses to allocate through a manager that c
   CHECK_FALSE(shm_exists(n2));
 }
 
-TEST_CASE("Issue 13: the tracker leaves a file someone else put under a name the owner's "
-          "segment lost",
-          "[tracker][issue13]") {
+TEST_CASE(
+    "Issue 13: the tracker leaves a file someone else put under a name the owner's "
+    "segment lost",
+    "[tracker][issue13]") {
   const std::string raw = unique_name("raw"), forged = unique_name("forged"),
                     numpy = unique_name("py"), other = unique_name("other"),
                     last = unique_name("last");

@@ -519,7 +519,7 @@ class tracker {
     if (owner_ == ::getpid()) {
       char q = tracker_proto::quit;
       if (send_all(ctl_, &q, 1)) {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         for (;;) {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
