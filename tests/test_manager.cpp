@@ -162,3 +162,34 @@ TEST_CASE("Issue 17: a handle that outlives its manager leaves a re-created name
   escaped.close();
   CHECK(shm_exists(name));
 }
+
+TEST_CASE(
+    "Issue 13: neither shutdown nor close() unlinks a file someone else put under a name "
+    "the manager's segment lost",
+    "[manager][issue13]") {
+  for (bool tracked : {false, true}) {
+    CAPTURE(tracked);
+    const std::string by_close = unique_name("re-close"), at_shutdown = unique_name("re-shut"),
+                      own = unique_name("own");
+    shmtest::shm_eraser e1(by_close), e2(at_shutdown), e3(own);
+    manager m(tracked ? shmarray::manager_options{} : no_tracker());
+    auto a = shared_array<double>::allocate(m, {4}, {by_close});
+    auto b = shared_array<double>::allocate(m, {4}, {at_shutdown});
+    b.persist();
+    b.close();  // the manager is to remove it at shutdown
+    auto c = shared_array<double>::allocate(m, {4}, {own});
+    c.persist();
+    c.close();
+    // Removed behind the manager's back, then re-created by a non-shmarray creator.
+    REQUIRE(::shm_unlink(by_close.c_str()) == 0);
+    REQUIRE(::shm_unlink(at_shutdown.c_str()) == 0);
+    shmtest::write_raw_segment(by_close, std::string(4096, '\0'));
+    shmtest::write_raw_segment(at_shutdown, std::string(4096, '\0'));
+    CHECK_FALSE(a.unlink());  // reports that it removed nothing
+    CHECK(shm_exists(by_close));
+    CHECK(m.names() == std::vector<std::string>{at_shutdown, own});
+    m.shutdown();
+    CHECK(shm_exists(at_shutdown));
+    CHECK_FALSE(shm_exists(own));  // what is still its own goes as before
+  }
+}

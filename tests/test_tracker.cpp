@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <shmarray/shmarray.hpp>
 
 #include <atomic>
@@ -567,4 +568,401 @@ TEST_CASE("Issue 17: the tracker forgets the segment a managed owner's close() u
   CHECK(ms_until_gone({open}, 1000ms) >= 0);  // the crash cleanup still removes what is left
   CHECK(shmtest::eventually([&] { return process_gone(tracker); }, 1000ms));  // it has finished
   CHECK(shm_exists(closed));
+}
+
+namespace {
+/// Waits (bounded) for a process that is not our child to end, through a pidfd: no polling.
+bool wait_gone(long pid, std::chrono::milliseconds bound) {
+  int fd = shmtest::pidfd_open_(static_cast<pid_t>(pid));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, static_cast<int>(bound.count()));
+  } while (r < 0 && errno == EINTR);
+  ::close(fd);
+  return r == 1;
+}
+
+/// The SigIgn mask of a process (/proc/<pid>/status), 0 if unreadable.
+unsigned long long ignored_signals(long pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  std::string l;
+  while (std::getline(st, l))
+    if (l.rfind("SigIgn:", 0) == 0) return std::stoull(l.substr(7), nullptr, 16);
+  return 0;
+}
+
+bool ignores(long pid, int sig) {
+  return (ignored_signals(pid) >> (sig - 1)) & 1u;
+}
+
+/// The bytes of segment `name` ("" if it cannot be read).
+std::string segment_bytes(const std::string& name) {
+  std::ifstream f("/dev/shm/" + name, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+/// Reads one byte from `fd` (the test's "go on"); false on EOF.
+bool wait_go(int fd) {
+  char c;
+  ssize_t n;
+  while ((n = ::read(fd, &c, 1)) < 0 && errno == EINTR) {
+  }
+  return n == 1;
+}
+
+void send_go(int fd) {
+  REQUIRE(::write(fd, "g", 1) == 1);
+}
+
+struct name_buf {  // a segment name through process_pool::map
+  char s[64];
+};
+}  // namespace
+
+TEST_CASE(
+    "Issue 13: the tracker survives SIGTERM and SIGINT, also sent the moment the manager "
+    "exists, so stopping the whole job leaks nothing",
+    "[tracker][issue13]") {
+  auto o = start_owner([](int rep, int) {
+    ::setpgid(0, 0);  // a job of its own, as a service under systemd
+    // A signal right after the constructor returns can reach the tracker before its first
+    // instruction; it must survive it and still answer.
+    int survived = 0;
+    for (int i = 0; i < 20; ++i) {
+      manager m;
+      const pid_t t = static_cast<pid_t>(m.tracker_pid());
+      ::kill(t, SIGTERM);
+      ::kill(t, SIGINT);
+      if (m.tracker_responsive(2s)) ++survived;
+    }
+    auto* m = new manager;
+    const long t = m->tracker_pid();
+    ::kill(static_cast<pid_t>(t), SIGTERM);
+    auto* a = new shared_array<double>(shared_array<double>::allocate(*m, {64}));
+    auto* b = new shared_array<float>(shared_array<float>::allocate(*m, {8, 8}));
+    ::kill(static_cast<pid_t>(t), SIGINT);
+    const bool alive = m->tracker_responsive(2s);
+    write_line(rep, std::to_string(survived) + " " + (alive ? "alive" : "DEAD") + " " +
+                        std::to_string(t) + " " + a->name() + " " + b->name());
+  });
+  auto w = split(o->line());
+  REQUIRE(w.size() == 5);
+  CHECK(w[0] == "20");
+  CHECK(w[1] == "alive");
+  const long tracker = std::stol(w[2]);
+  std::vector<std::string> names{w[3], w[4]};
+  for (const auto& n : names) REQUIRE(shm_exists(n));
+  CHECK(ignores(tracker, SIGTERM));
+  CHECK(ignores(tracker, SIGINT));
+  // `systemctl stop` (KillMode=control-group): SIGTERM to every process of the service, the
+  // tracker (in a session of its own) included, and to the owner's process group.
+  CHECK(::kill(static_cast<pid_t>(tracker), SIGTERM) == 0);
+  CHECK(::kill(-o->pid, SIGTERM) == 0);
+  auto st = shmtest::wait_child(o->pid, 10s);
+  o->pid = -1;
+  CHECK(st.signal == SIGTERM);
+  CHECK(ms_until_gone(names, 1000ms) >= 0);
+  CHECK(wait_gone(tracker, 1000ms));  // it cleaned up, then left by itself
+}
+
+TEST_CASE(
+    "Issue 13: a tracker killed with SIGKILL is replaced at the next allocation, which "
+    "hands it every name still listed",
+    "[tracker][issue13]") {
+  auto o = start_owner([](int rep, int hold) {
+    auto* m = new manager;
+    auto* a = new shared_array<double>(shared_array<double>::allocate(*m, {16}));
+    write_line(rep, std::to_string(m->tracker_pid()) + " " + a->name());
+    if (!wait_go(hold)) return;  // the test has killed the tracker and seen it gone
+    auto* b = new shared_array<double>(shared_array<double>::allocate(*m, {16}));
+    auto* c = new shared_array<int>(shared_array<int>::allocate(*m, {4}));
+    write_line(rep, std::to_string(m->tracker_pid()) + " " + b->name() + " " + c->name() + " " +
+                        (m->tracker_responsive(2s) ? "responsive" : "SILENT"));
+  });
+  auto w1 = split(o->line());
+  REQUIRE(w1.size() == 2);
+  const long t1 = std::stol(w1[0]);
+  REQUIRE(t1 > 0);
+  REQUIRE(::kill(static_cast<pid_t>(t1), SIGKILL) == 0);
+  REQUIRE(wait_gone(t1, 2000ms));
+  send_go(o->hold);
+  auto w2 = split(o->line());
+  REQUIRE(w2.size() == 4);
+  const long t2 = std::stol(w2[0]);
+  CHECK(t2 > 0);
+  CHECK(t2 != t1);
+  CHECK(w2[3] == "responsive");
+  std::vector<std::string> names{w1[1], w2[1], w2[2]};
+  for (const auto& n : names) REQUIRE(shm_exists(n));
+  o->kill_and_reap(SIGKILL);
+  CHECK(ms_until_gone(names, 1000ms) >= 0);  // the first one too: it was handed over
+  CHECK(wait_gone(t2, 1000ms));
+}
+
+TEST_CASE(
+    "Issue 13: when no tracker can be started in place of a dead one, allocate throws a "
+    "clear error and leaves nothing",
+    "[tracker][issue13]") {
+  const std::string refused = unique_name("refused");
+  shmtest::shm_eraser er(refused);
+  auto o = start_owner([&](int rep, int hold) {
+    auto* m = new manager;
+    auto* a = new shared_array<double>(shared_array<double>::allocate(*m, {4}));
+    write_line(rep, std::to_string(m->tracker_pid()) + " " + a->name());
+    if (!wait_go(hold)) return;
+    // No descriptor left (every one below the limit in use): no socket for a new tracker.
+    rlimit old{};
+    ::getrlimit(RLIMIT_NOFILE, &old);
+    int lowest = 0;
+    while (::fcntl(lowest, F_GETFD) != -1) ++lowest;
+    rlimit tight = old;
+    tight.rlim_cur = static_cast<rlim_t>(lowest);
+    ::setrlimit(RLIMIT_NOFILE, &tight);
+    std::string what;
+    shmarray::errc kind{};
+    try {
+      shmarray::create_options opts;
+      opts.name = refused;
+      shared_array<double>::allocate(*m, {4}, opts);
+    } catch (const shmarray::error& e) {
+      what = e.what();
+      kind = e.kind();
+    }
+    ::setrlimit(RLIMIT_NOFILE, &old);
+    const bool left = shm_exists(refused);
+    const bool listed = m->names().size() != 1;
+    // With descriptors again, the next allocation starts a tracker.
+    auto* b = new shared_array<double>(shared_array<double>::allocate(*m, {4}));
+    write_line(rep, std::string(kind == shmarray::errc::system_error ? "system_error" : "OTHER") +
+                        (left ? " LEFT" : " clean") + (listed ? " LISTED" : " unlisted") + " " +
+                        std::to_string(m->tracker_pid()) + " " + b->name());
+    write_line(rep, what);
+  });
+  auto w1 = split(o->line());
+  REQUIRE(w1.size() == 2);
+  const long t1 = std::stol(w1[0]);
+  REQUIRE(::kill(static_cast<pid_t>(t1), SIGKILL) == 0);
+  REQUIRE(wait_gone(t1, 2000ms));
+  send_go(o->hold);
+  auto w2 = split(o->line());
+  const std::string what = o->line();
+  REQUIRE(w2.size() == 5);
+  CHECK(w2[0] == "system_error");
+  CHECK(w2[1] == "clean");
+  CHECK(w2[2] == "unlisted");
+  CHECK(std::stol(w2[3]) > 0);
+  CHECK(std::stol(w2[3]) != t1);
+  CHECK(shmtest::contains(what, "allocate '" + refused + "'"));
+  CHECK(shmtest::contains(what, "tracker (pid " + w1[0] + ") is gone"));
+  CHECK(shmtest::contains(what, "could not be started"));
+  CHECK(shmtest::contains(what, "socketpair"));
+  CHECK_FALSE(shm_exists(refused));
+  std::vector<std::string> names{w1[1], w2[4]};
+  o->kill_and_reap(SIGKILL);
+  CHECK(ms_until_gone(names, 1000ms) >= 0);
+}
+
+TEST_CASE(
+    "Issue 13: what a forked child allocates through the inherited manager goes at the "
+    "parent's shutdown, what it closes goes at once",
+    "[tracker][issue13][fork]") {
+  const std::string kept = unique_name("child-kept"), leaked = unique_name("child-leaked"),
+                    closed = unique_name("child-closed"), grand = unique_name("grandchild");
+  shmtest::shm_eraser e1(kept), e2(leaked), e3(closed), e4(grand);
+  manager m;
+  auto mine = shared_array<double>::allocate(m, {4});
+  auto st = shmtest::run_in_child([&] {
+    auto k = shared_array<double>::allocate(m, {8}, {kept});
+    k.data()[7] = 7;
+    k.persist();  // the child lets it outlive its handle: the parent's manager removes it
+    k.close();
+    new shared_array<int>(shared_array<int>::allocate(m, {8}, {leaked}));  // never closed
+    auto c = shared_array<float>::allocate(m, {8}, {closed});
+    c.close();  // the child made it, so its close() unlinks it
+    if (shm_exists(closed) || !shm_exists(kept)) return 1;
+    // A grandchild inherits the manager too.
+    auto g = shmtest::run_in_child([&] {
+      new shared_array<double>(shared_array<double>::allocate(m, {2}, {grand}));
+      return 0;
+    });
+    return g.ok() ? 0 : 2;
+  });
+  REQUIRE(st.ok());
+  CHECK(shm_exists(kept));
+  CHECK(shm_exists(leaked));
+  CHECK(shm_exists(grand));
+  CHECK_FALSE(shm_exists(closed));
+  CHECK(m.names() == std::vector<std::string>{mine.name()});  // the parent never saw them
+  auto seen = shared_array<double>::attach(kept);  // the parent can use what the child made
+  CHECK(seen.data()[7] == 7);
+  seen.close();
+  const long t = m.tracker_pid();
+  m.shutdown();  // returns once the tracker has removed the children's names
+  CHECK_FALSE(shm_exists(mine.name()));
+  CHECK_FALSE(shm_exists(kept));
+  CHECK_FALSE(shm_exists(leaked));
+  CHECK_FALSE(shm_exists(grand));
+  CHECK(wait_gone(t, 1000ms));
+}
+
+TEST_CASE(
+    "Issue 13: process_pool workers allocating through the owner's manager: removed at "
+    "its shutdown, and by the tracker when the owner is SIGKILLed",
+    "[tracker][issue13][pool]") {
+  auto o = start_owner([](int rep, int) {
+    auto run = [](manager& m) {
+      shmarray::process_pool pool(3);
+      auto names = pool.map<name_buf>(6, [&](std::size_t i) {
+        auto a = shared_array<double>::allocate(m, {32});
+        a.data()[31] = static_cast<double>(i);
+        a.persist();  // the result outlives the task's handle
+        name_buf r{};
+        std::snprintf(r.s, sizeof r.s, "%s", a.name().c_str());
+        return r;
+      });
+      std::vector<std::string> v;
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        auto c = shared_array<const double>::attach(names[i].s);
+        if (c.data()[31] != static_cast<double>(i)) v.push_back("BAD");
+        v.emplace_back(names[i].s);
+      }
+      return v;
+    };
+    {
+      manager m;
+      auto v = run(m);
+      m.shutdown();
+      std::string l = "shutdown";
+      for (const auto& n : v) l += shm_exists(n) ? " LEFT:" + n : " gone";
+      write_line(rep, l);
+    }
+    auto* m = new manager;  // this one never shuts down: the owner is killed
+    auto v = run(*m);
+    std::string l = m->tracker_responsive(2s) ? "responsive" : "SILENT";
+    for (const auto& n : v) l += " " + n;
+    write_line(rep, l);
+  });
+  CHECK(o->line() == "shutdown gone gone gone gone gone gone");
+  auto w = split(o->line());
+  REQUIRE(w.size() == 7);
+  CHECK(w[0] == "responsive");
+  std::vector<std::string> names(w.begin() + 1, w.end());
+  for (const auto& n : names) REQUIRE(shm_exists(n));
+  o->kill_and_reap(SIGKILL);
+  CHECK(ms_until_gone(names, 1000ms) >= 0);
+}
+
+TEST_CASE(
+    "Issue 13: a forked child refuses to allocate through a manager that cannot hand it "
+    "the name (no crash cleanup, or the parent's manager shut down)",
+    "[tracker][issue13][fork]") {
+  const std::string n1 = unique_name("untracked"), n2 = unique_name("after-shutdown");
+  shmtest::shm_eraser e1(n1), e2(n2);
+  {
+    manager m(no_tracker());
+    auto st = shmtest::run_in_child([&] {
+      auto msg = shmtest::message_of([&] { shared_array<double>::allocate(m, {4}, {n1}); });
+      auto kind = shmtest::error_of([&] { shared_array<double>::allocate(m, {4}, {n1}); });
+      bool ok = kind == shmarray::errc::unsupported && shmtest::contains(msg, "'" + n1 + "'") &&
+                shmtest::contains(msg, "forked child") && shmtest::contains(msg, "crash_cleanup");
+      if (!ok) std::fprintf(stderr, "child: %s\n", msg.c_str());
+      return ok && !shm_exists(n1) && m.names().empty() ? 0 : 1;
+    });
+    CHECK(st.ok());
+    CHECK_FALSE(shm_exists(n1));
+  }
+  int go[2], done[2];
+  REQUIRE(::pipe(go) == 0);
+  REQUIRE(::pipe(done) == 0);
+  manager m;
+  std::fflush(nullptr);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    shmtest::reset_fatal_signals();
+    ::close(go[1]);
+    ::close(done[0]);
+    (void)!::write(done[1], "r", 1);
+    char c;
+    while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    // The parent has shut its manager down (and its tracker has quit): the child's copy still
+    // looks active, but nobody would remove the segment.
+    std::string msg;
+    shmarray::errc kind{};
+    try {
+      shared_array<double>::allocate(m, {4}, {n2});
+    } catch (const shmarray::error& e) {
+      msg = e.what();
+      kind = e.kind();
+    }
+    bool ok = kind == shmarray::errc::closed && shmtest::contains(msg, "'" + n2 + "'") &&
+              shmtest::contains(msg, "takes no more names") && !shm_exists(n2);
+    if (!ok) std::fprintf(stderr, "child: %s\n", msg.c_str());
+    std::fflush(nullptr);
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(go[0]);
+  ::close(done[1]);
+  char c;
+  REQUIRE(::read(done[0], &c, 1) == 1);
+  ::close(done[0]);
+  m.shutdown();
+  send_go(go[1]);
+  ::close(go[1]);
+  auto st = shmtest::wait_child(child, 10s);
+  CHECK(st.ok());
+  CHECK_FALSE(shm_exists(n2));
+}
+
+TEST_CASE(
+    "Issue 13: the tracker leaves a file someone else put under a name the owner's "
+    "segment lost",
+    "[tracker][issue13]") {
+  const std::string raw = unique_name("raw"), forged = unique_name("forged"),
+                    numpy = unique_name("py"), other = unique_name("other"),
+                    last = unique_name("last");
+  shmtest::shm_eraser e1(raw), e2(forged), e3(numpy), e4(other), e5(last);
+  auto o = start_owner([&](int rep, int) {
+    auto* m = new manager;
+    for (const auto& n : {raw, forged, numpy, other, last})
+      new shared_array<double>(shared_array<double>::allocate(*m, {64}, {n}));
+    write_line(rep, std::to_string(m->tracker_pid()));
+  });
+  const std::string tline = o->line();
+  REQUIRE_FALSE(tline.empty());
+  const long tracker = std::stol(tline);
+  const std::string copy = segment_bytes(forged);  // its trailer names the owner
+  REQUIRE(copy.size() > 64);
+  // Removed behind the manager's back (`shmarray rm`, another tool), then taken by others:
+  for (const auto& n : {raw, forged, numpy, other}) REQUIRE(::shm_unlink(n.c_str()) == 0);
+  shmtest::write_raw_segment(raw, std::string(4096, '\0'));  // zero-filled, no trailer
+  shmtest::write_raw_segment(forged, copy);  // a byte-for-byte copy: trailer and all
+  bool python = shmtest::python_has_numpy();
+  if (python) {  // a real multiprocessing.shared_memory segment, left for us to remove
+    auto st = shmtest::run_command(
+        {"/usr/bin/python3", "-c",
+         "import sys\n"
+         "from multiprocessing import shared_memory, resource_tracker\n"
+         "s = shared_memory.SharedMemory(name=sys.argv[1], create=True, size=4096)\n"
+         "s.buf[0] = 42\n"
+         "resource_tracker.unregister(s._name, 'shared_memory')\n"
+         "s.close()\n",
+         numpy});
+    REQUIRE(st.ok());
+  } else {
+    shmtest::write_raw_segment(numpy, std::string(4096, '\0'));
+  }
+  auto theirs = shared_array<double>::allocate({64}, {other});  // shmarray, another creator
+  o->kill_and_reap(SIGKILL);
+  CHECK(ms_until_gone({last}, 1000ms) >= 0);  // its own segment goes ...
+  CHECK(wait_gone(tracker, 1000ms));          // ... and once the tracker has finished:
+  CHECK(shm_exists(raw));
+  CHECK(shm_exists(forged));
+  CHECK(segment_bytes(forged) == copy);
+  CHECK(shm_exists(numpy));
+  CHECK(shm_exists(other));
+  if (!python) WARN("no /usr/bin/python3 with NumPy: a raw file stood in for Python's segment");
 }

@@ -515,6 +515,7 @@ class shared_array {
       }
     }
     if (m) {  // the manager, not the segment, decides when the name goes (see close())
+      m->created(a.seg_.name());  // its identity; if this throws, a's segment unlinks itself
       a.seg_.disown();
       a.mgr_ = m->state();
     }

@@ -6,16 +6,27 @@
 //  - It watches the owner *process* through a pidfd opened before the fork, which becomes readable
 //    only when the whole thread group has exited: a thread that exits (PR_SET_PDEATHSIG's trap) or
 //    a forked child that keeps the socket open (an EOF-based tracker's trap) cannot fool it.
+//  - It ignores SIGINT and SIGTERM (as CPython's resource tracker does), so `systemctl stop` or a
+//    Ctrl-C that signals every process of a service kills the owners and leaves the tracker to
+//    clean up after them. Every signal is blocked from before the fork until the tracker has set
+//    its dispositions, so a signal sent the moment the manager exists cannot catch it half-way.
 //  - After fork it does only async-signal-safe things (raw system calls, no malloc, no locks), so a
 //    multithreaded owner cannot deadlock it. Its table of names lives in memory it mmaps itself.
 //  - Names reach it as small messages on a SOCK_SEQPACKET socket, sent *before* the segment is
-//    created; on the owner's death it drains what is queued before it unlinks.
+//    created, together with the creating process (pid and start time); once the segment exists,
+//    a second message gives its identity (st_dev, st_ino). It reads them in batches (every
+//    tracker_batch_ms at most), and always all that is queued before it answers a ping on its
+//    second socket, quits, or acts on the owner's death.
+//  - Forked children of the owner that allocate through the inherited manager send their names on
+//    the same socket, so the tracker also removes those, at the owner's death or at its shutdown.
 //  - It is double-forked and calls setsid(): it is not the owner's child (no zombie, invisible to
 //    the owner's waitpid(-1)), and killing the owner's process group does not kill it.
 //  - It unmaps the shared mappings it inherited, so it never pins the memory of a segment the
-//    owner later closes; it closes every inherited descriptor but its own three.
-//  - Before unlinking a name it reads the segment's trailer: a segment that names another creator
-//    (the name was taken by someone else, or re-created after this manager unlinked it) is kept.
+//    owner later closes; it closes every inherited descriptor but its own four.
+//  - Before unlinking a name it checks that the file there is the one that was registered: the
+//    same device and inode, or (when the creator died before it could send them) a shmarray
+//    trailer naming the recorded creator, or no trailer yet. A file someone else put under the
+//    name (after this manager's segment was unlinked behind its back) is kept.
 #pragma once
 
 #include <fcntl.h>
@@ -34,11 +45,13 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "../error.hpp"
 #include "../segment.hpp"
 #include "layout.hpp"
+#include "posix.hpp"
 #include "sync_block.hpp"
 
 namespace shmarray {
@@ -84,23 +97,30 @@ inline void close_all_but(const int* keep, int n) noexcept {
 }
 
 namespace tracker_proto {
-// Owner -> tracker, one message per send(): op, then for 'A'/'R' a length byte and the name; for
-// 'P' a 4-byte sequence number. Tracker -> owner: its pid (4 bytes, from the intermediate child),
-// 'p' + sequence, 'q'. Every message is far below the socket's atomic datagram size.
-constexpr char add = 'A', remove = 'R', ping = 'P', pong = 'p', quit = 'Q', quit_ack = 'q';
-constexpr std::size_t max_msg = 2 + max_name_length;
+// Two sockets. Names, from the owner or a forked child of it, one message per send(): op, a length
+// byte, the name, then for 'A' the creating process's pid and start time and for 'I' the new
+// segment's st_dev and st_ino (two native uint64s). Control, the owner's only: 'P' + a 4-byte
+// sequence number, answered 'p' + sequence; 'Q', answered 'q'; first of all the tracker's pid (4
+// bytes, from the intermediate child). Every message is far below the socket's atomic datagram
+// size.
+constexpr char add = 'A', identify = 'I', remove = 'R', ping = 'P', pong = 'p', quit = 'Q',
+               quit_ack = 'q';
+constexpr std::size_t id_bytes = 2 * sizeof(std::uint64_t);
+constexpr std::size_t max_msg = 2 + max_name_length + id_bytes;
 }  // namespace tracker_proto
 
 /// The tracker's table of names in memory it maps itself (no malloc after fork).
 struct tracker_names {
   struct slot {
     unsigned char len;
+    bool has_id;  // dev/ino known: the creator sent them once the segment existed
     char name[max_name_length];
+    std::uint64_t creator_pid, creator_start, dev, ino;
   };
   slot* slots = nullptr;
   std::size_t count = 0, cap = 0;
 
-  void add(const char* n, std::size_t len) noexcept {
+  void add(const char* n, std::size_t len, std::uint64_t pid, std::uint64_t start) noexcept {
     if (count == cap) {
       std::size_t ncap = cap ? cap * 2 : 64;
       void* p = slots ? ::mremap(slots, cap * sizeof(slot), ncap * sizeof(slot), MREMAP_MAYMOVE)
@@ -110,17 +130,26 @@ struct tracker_names {
       slots = static_cast<slot*>(p);
       cap = ncap;
     }
-    slots[count].len = static_cast<unsigned char>(len);
-    std::memcpy(slots[count].name, n, len);
+    slot& s = slots[count];
+    s.len = static_cast<unsigned char>(len);
+    s.has_id = false;
+    std::memcpy(s.name, n, len);
+    s.creator_pid = pid;
+    s.creator_start = start;
+    s.dev = s.ino = 0;
     ++count;
   }
-  void remove(const char* n, std::size_t len) noexcept {
+  /// The latest slot for the name, or nullptr.
+  slot* find(const char* n, std::size_t len) noexcept {
     for (std::size_t i = count; i-- > 0;)
-      if (slots[i].len == len && std::memcmp(slots[i].name, n, len) == 0) {
-        slots[i] = slots[count - 1];
-        --count;
-        return;
-      }
+      if (slots[i].len == len && std::memcmp(slots[i].name, n, len) == 0) return &slots[i];
+    return nullptr;
+  }
+  void remove(const char* n, std::size_t len) noexcept {
+    if (slot* s = find(n, len)) {
+      *s = slots[count - 1];
+      --count;
+    }
   }
 };
 
@@ -143,8 +172,7 @@ inline void tracker_unmap_shared() noexcept {
       buf = static_cast<char*>(p);
       cap *= 2;
     }
-    ssize_t n = ::read(fd, buf + len, cap - len);
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n = retry([&] { return ::read(fd, buf + len, cap - len); });
     if (n <= 0) break;
     len += static_cast<std::size_t>(n);
   }
@@ -175,110 +203,186 @@ inline void tracker_unmap_shared() noexcept {
   ::munmap(buf, cap);
 }
 
-/// True unless the segment carries a shmarray trailer naming a creator other than the owner.
-inline bool tracker_may_unlink(int dir, const char* name, std::uint64_t owner,
-                               std::uint64_t owner_start) noexcept {
+/// True when the file under `s`'s name is the segment that was registered, so unlinking it takes
+/// nothing from anyone else. With the identity recorded: a regular file of the same device and
+/// inode. Without it (the creator died between creating the segment and sending its identity, or
+/// named it through manager::track alone): unless it is not a regular file or carries a shmarray
+/// trailer naming a creator other than the recorded one (a creation in progress has no trailer
+/// yet). Signal-safe. The check and the unlink are two calls: a name swapped between the two is the
+/// one case left, as for any path-based cleanup.
+inline bool tracker_may_unlink(int dir, const char* name, const tracker_names::slot& s) noexcept {
+  struct stat st {};
+  if (s.has_id) {
+    if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    return S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_dev) == s.dev &&
+           static_cast<std::uint64_t>(st.st_ino) == s.ino;
+  }
   int fd = ::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return errno != ENOENT;
   bool ok = true;
-  struct stat st {};
   trailer t{};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-      read_trailer_at_end(fd, static_cast<std::size_t>(st.st_size), t))
-    ok = created_by(t, owner, owner_start);
+  if (::fstat(fd, &st) == 0)
+    ok = S_ISREG(st.st_mode) &&
+         (!read_trailer_at_end(fd, static_cast<std::size_t>(st.st_size), t) ||
+          created_by(t, s.creator_pid, s.creator_start));
   ::close(fd);
   return ok;
 }
 
-/// The tracker process. Never returns. Only async-signal-safe calls from here on.
-[[noreturn]] inline void tracker_main(int sock, int pidfd, int dir, pid_t owner,
-                                      std::uint64_t owner_start) noexcept {
-  ::prctl(PR_SET_NAME, "shmarray-track", 0, 0, 0);
+/// The signals the tracker ignores instead of dying of them: SIGINT and SIGTERM (what a terminal's
+/// Ctrl-C and `systemctl stop` send every process of the job; CPython's resource tracker ignores
+/// the same two), and the terminal and pipe signals.
+inline constexpr int tracker_ignored_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
+                                                  SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+
+/// How long the tracker leaves names queued before it reads them again (batch_ms, at most 500
+/// wake-ups a second however fast names come). Names need no answer: the tracker reads every one
+/// queued before it answers a ping, quits, or acts on the owner's death, so waking up for each
+/// one (a cross-CPU wake-up per allocation) would buy nothing.
+inline constexpr int tracker_batch_ms = 2;
+
+/// The tracker process. Never returns. Only async-signal-safe calls from here on. It starts with
+/// every signal blocked (tracker::start blocks them before it forks). `data` carries names (from
+/// the owner and its forked children), `ctl` the owner's pings and quit.
+[[noreturn]] inline void tracker_main(int data, int ctl, int pidfd, int dir, pid_t owner) noexcept {
+  // First of all, while every signal is still blocked: ignore those it must survive. One that is
+  // already pending (sent the moment the manager existed) is discarded here and kills nobody.
   struct sigaction sa {};
-  sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
-  for (int s = 1; s < NSIG; ++s)
-    if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &sa, nullptr);
-  sa.sa_handler = SIG_IGN;  // terminal and pipe signals are not for it
-  for (int s : {SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU})
-    ::sigaction(s, &sa, nullptr);
+  sa.sa_handler = SIG_IGN;
+  for (int s : tracker_ignored_signals) ::sigaction(s, &sa, nullptr);
+  sa.sa_handler = SIG_DFL;  // the owner's handlers are not the tracker's
+  for (int s = 1; s < NSIG; ++s) {
+    bool ignored = s == SIGKILL || s == SIGSTOP;
+    for (int i : tracker_ignored_signals) ignored = ignored || i == s;
+    if (!ignored) ::sigaction(s, &sa, nullptr);
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_NAME, "shmarray-track", 0, 0, 0);
   int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nul >= 0) {
     for (int fd = 0; fd < 3; ++fd)
       if (fd != nul) ::dup2(nul, fd);
     if (nul > 2) ::close(nul);
   }
-  int keep[3] = {sock, pidfd, dir};
-  for (int i = 0; i < 3; ++i)  // sort the three
-    for (int j = i + 1; j < 3; ++j)
+  int keep[4] = {data, ctl, pidfd, dir};
+  for (int i = 0; i < 4; ++i)  // sort the four
+    for (int j = i + 1; j < 4; ++j)
       if (keep[j] < keep[i]) {
         int t = keep[i];
         keep[i] = keep[j];
         keep[j] = t;
       }
-  close_all_but(keep, 3);
+  close_all_but(keep, 4);
   tracker_unmap_shared();
 
   tracker_names names;
-  bool sock_open = true;
-  // Reads every queued message. Returns 1 on a normal shutdown request, 0 otherwise.
-  auto drain = [&]() noexcept -> int {
+  bool data_open = true, ctl_open = true;
+  // Reads every queued name message.
+  auto drain = [&]() noexcept {
     char buf[tracker_proto::max_msg + 8];
-    while (sock_open) {
-      ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-      if (n <= 0) {  // the owner's side is closed everywhere
-        sock_open = false;
-        return 0;
+    while (data_open) {
+      const ssize_t n = retry([&] { return ::recv(data, buf, sizeof buf, MSG_DONTWAIT); });
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {  // closed by every process that held it (or shut down for reading)
+        data_open = false;
+        return;
       }
       const char op = buf[0];
-      if ((op == tracker_proto::add || op == tracker_proto::remove) && n >= 2) {
-        std::size_t len = static_cast<unsigned char>(buf[1]);
-        if (len == 0 || len + 2 != static_cast<std::size_t>(n) || len > max_name_length) continue;
-        if (op == tracker_proto::add)
-          names.add(buf + 2, len);
-        else
-          names.remove(buf + 2, len);
-      } else if (op == tracker_proto::ping && n == 5) {
-        buf[0] = tracker_proto::pong;
-        ::send(sock, buf, 5, MSG_NOSIGNAL | MSG_DONTWAIT);
-      } else if (op == tracker_proto::quit) {
-        return 1;
+      if ((op != tracker_proto::add && op != tracker_proto::identify &&
+           op != tracker_proto::remove) ||
+          n < 2)
+        continue;
+      const std::size_t len = static_cast<unsigned char>(buf[1]);
+      const std::size_t extra = op == tracker_proto::remove ? 0 : tracker_proto::id_bytes;
+      if (len == 0 || len > max_name_length || len + 2 + extra != static_cast<std::size_t>(n))
+        continue;
+      std::uint64_t v[2] = {0, 0};
+      std::memcpy(v, buf + 2 + len, extra);
+      if (op == tracker_proto::add) {
+        names.add(buf + 2, len, v[0], v[1]);
+      } else if (op == tracker_proto::identify) {
+        if (tracker_names::slot* s = names.find(buf + 2, len)) {
+          s->has_id = true;
+          s->dev = v[0];
+          s->ino = v[1];
+        }
+      } else {
+        names.remove(buf + 2, len);
       }
     }
-    return 0;
   };
-  for (;;) {
-    pollfd fds[2] = {{sock_open ? sock : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
-    int r = ::poll(fds, 2, pidfd >= 0 ? -1 : 200);
-    if (r < 0 && errno != EINTR) break;
-    if (fds[0].revents != 0 && drain() == 1) {
-      char ack = tracker_proto::quit_ack;
-      ::send(sock, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::_exit(0);
+  auto unlink_all = [&]() noexcept {
+    char name[max_name_length + 1];
+    for (std::size_t i = 0; i < names.count; ++i) {
+      std::memcpy(name, names.slots[i].name, names.slots[i].len);
+      name[names.slots[i].len] = '\0';
+      if (tracker_may_unlink(dir, name, names.slots[i])) ::unlinkat(dir, name, 0);
     }
+  };
+  // A normal shutdown. Take no new names (a forked child's send now fails with EPIPE, so its
+  // allocate refuses instead of creating what nobody would remove), read those already queued,
+  // and remove every name still listed: the owner has removed its own, so these are its forked
+  // children's, which only the tracker knew. Then acknowledge and exit.
+  auto quit = [&]() noexcept {
+    ::shutdown(data, SHUT_RD);
+    drain();
+    unlink_all();
+    char ack = tracker_proto::quit_ack;
+    ::send(ctl, &ack, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::_exit(0);
+  };
+  // Answers the owner's pings (after reading every name sent before them) and its quit.
+  auto control = [&]() noexcept {
+    char buf[16];
+    while (ctl_open) {
+      const ssize_t n = retry([&] { return ::recv(ctl, buf, sizeof buf, MSG_DONTWAIT); });
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {
+        ctl_open = false;
+        return;
+      }
+      drain();
+      if (buf[0] == tracker_proto::quit) quit();
+      if (buf[0] == tracker_proto::ping && n == 5) {
+        buf[0] = tracker_proto::pong;
+        ::send(ctl, buf, 5, MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+    }
+  };
+  bool watch_data = true;
+  for (;;) {
+    pollfd fds[3] = {{ctl_open ? ctl : -1, POLLIN, 0},
+                     {pidfd, POLLIN, 0},
+                     {data_open && watch_data ? data : -1, POLLIN, 0}};
+    const int wait_ms =
+        pidfd < 0 ? (watch_data ? 200 : tracker_batch_ms) : (watch_data ? -1 : tracker_batch_ms);
+    int r = ::poll(fds, 3, wait_ms);
+    if (r < 0 && errno != EINTR) break;
+    if (fds[2].revents != 0) {
+      drain();
+      watch_data = false;  // let the next names queue up for a while
+    } else if (r == 0) {
+      watch_data = true;
+    }
+    if (fds[0].revents != 0) control();
     bool owner_dead = pidfd >= 0 ? fds[1].revents != 0 : (::kill(owner, 0) != 0 && errno == ESRCH);
     if (owner_dead) break;
   }
-  // The owner died (or poll failed for good): take in what is still queued, then unlink.
-  if (drain() == 1) ::_exit(0);
-  char name[max_name_length + 1];
-  for (std::size_t i = 0; i < names.count; ++i) {
-    std::memcpy(name, names.slots[i].name, names.slots[i].len);
-    name[names.slots[i].len] = '\0';
-    if (tracker_may_unlink(dir, name, static_cast<std::uint64_t>(owner), owner_start))
-      ::unlinkat(dir, name, 0);
-  }
+  // The owner died (or poll failed for good): take in what is still queued, then unlink. A quit
+  // it sent just before dying still counts.
+  control();
+  drain();
+  unlink_all();
   ::_exit(0);
 }
 
 /// The owner's side: starts the tracker, sends it names, stops it. Not thread-safe by itself
-/// (manager serialises calls). Only the process that started it ever talks to the tracker; in a
-/// forked child the handle just closes its copy of the socket.
+/// (manager serialises calls). Only the process that started it pings or stops the tracker; a
+/// forked child may send names on the inherited socket (add/identify/remove), and its stop() just
+/// closes its copy of the socket.
 class tracker {
  public:
   tracker() = default;
@@ -296,57 +400,80 @@ class tracker {
                       " (pass manager_options{.crash_cleanup = false} to run without it)",
                   e);
     };
-    int sv[2];
+    int sv[2], cv[2];  // names; pings and quit
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) != 0) {
+      int e = errno;
+      close_all({sv[0], sv[1]});
+      fail("socketpair", e);
+    }
     int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
       int e = errno;
-      ::close(sv[0]);
-      ::close(sv[1]);
+      close_all({sv[0], sv[1], cv[0], cv[1]});
       fail("open /dev/shm", e);
     }
     const pid_t owner = ::getpid();
-    const std::uint64_t owner_start = self_start_time();
     int pidfd = pidfd_open(owner);  // -1 on old kernels: the tracker then polls kill(owner, 0)
+    // Every signal stays blocked in the children until the tracker has set what it ignores, so
+    // SIGTERM/SIGINT sent to the job right now (systemctl stop, Ctrl-C) cannot kill it half-way.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t mid = raw_fork();
     if (mid == 0) {  // the intermediate child: new session, fork the tracker, report its pid
       ::close(sv[0]);
+      ::close(cv[0]);
       ::setsid();
       pid_t t = raw_fork();
-      if (t == 0) tracker_main(sv[1], pidfd, dir, owner, owner_start);
+      if (t == 0) tracker_main(sv[1], cv[1], pidfd, dir, owner);
       std::int32_t msg = t > 0 ? static_cast<std::int32_t>(t) : -errno;
-      ::send(sv[1], &msg, sizeof msg, MSG_NOSIGNAL);
+      ::send(cv[1], &msg, sizeof msg, MSG_NOSIGNAL);
       ::_exit(0);
     }
     int fork_errno = errno;
-    ::close(sv[1]);
-    ::close(dir);
-    if (pidfd >= 0) ::close(pidfd);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close_all({sv[1], cv[1], dir, pidfd});
     if (mid < 0) {
-      ::close(sv[0]);
+      close_all({sv[0], cv[0]});
       fail("fork", fork_errno);
     }
-    while (::waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    retry([&] { return ::waitpid(mid, nullptr, 0); });
     std::int32_t msg = 0;
-    ssize_t n = recv_bounded(sv[0], &msg, sizeof msg, 5000);
+    ssize_t n = recv_bounded(cv[0], &msg, sizeof msg, 5000);
     if (n != static_cast<ssize_t>(sizeof msg) || msg <= 0) {
-      ::close(sv[0]);
+      close_all({sv[0], cv[0]});
       fail("fork (tracker)", msg < 0 ? -msg : EIO);
     }
     fd_ = sv[0];
+    ctl_ = cv[0];
     pid_ = static_cast<pid_t>(msg);
     owner_ = owner;
   }
 
   bool running() const noexcept { return fd_ >= 0 && owner_ == ::getpid(); }
+  /// True while this process (the owner or a forked child of it) holds a socket to a tracker.
+  bool connected() const noexcept { return fd_ >= 0; }
   /// The tracker's pid (0 when none runs for this process).
   long pid() const noexcept { return running() ? static_cast<long>(pid_) : 0; }
+  /// The pid of the tracker this handle was connected to, in any process (0 if none).
+  long last_pid() const noexcept { return static_cast<long>(pid_); }
 
-  /// Announces a name about to be created. Returns false if the tracker is not there.
-  bool add(const std::string& name) noexcept { return send_name(tracker_proto::add, name); }
-  /// Withdraws a name (its creation failed).
-  bool remove(const std::string& name) noexcept { return send_name(tracker_proto::remove, name); }
+  /// Announces a name about to be created by process `creator` (started at `creator_start`).
+  /// Returns false if the tracker is not there (dead, or shut down and taking no more names).
+  bool add(const std::string& name, std::uint64_t creator, std::uint64_t creator_start) noexcept {
+    const std::uint64_t v[2] = {creator, creator_start};
+    return send_name(tracker_proto::add, name, v);
+  }
+  /// Gives the identity of the segment just created under an announced name.
+  bool identify(const std::string& name, std::uint64_t dev, std::uint64_t ino) noexcept {
+    const std::uint64_t v[2] = {dev, ino};
+    return send_name(tracker_proto::identify, name, v);
+  }
+  /// Withdraws a name (its creation failed, or its creator unlinked it).
+  bool remove(const std::string& name) noexcept {
+    return send_name(tracker_proto::remove, name, nullptr);
+  }
 
   /// A round trip: true once the tracker has answered, so it has handled everything sent before.
   bool ping(std::chrono::milliseconds bound) noexcept {
@@ -354,14 +481,14 @@ class tracker {
     char msg[5] = {tracker_proto::ping};
     const std::uint32_t seq = ++seq_;
     std::memcpy(msg + 1, &seq, 4);
-    if (!send_all(msg, sizeof msg)) return false;
+    if (!send_all(ctl_, msg, sizeof msg)) return false;
     auto deadline = std::chrono::steady_clock::now() + bound;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - std::chrono::steady_clock::now())
                       .count();
       char reply[8];
-      ssize_t n = recv_bounded(fd_, reply, sizeof reply, left > 0 ? left : 0);
+      ssize_t n = recv_bounded(ctl_, reply, sizeof reply, left > 0 ? left : 0);
       if (n <= 0) return false;
       std::uint32_t got = 0;
       if (n == 5 && reply[0] == tracker_proto::pong) std::memcpy(&got, reply + 1, 4);
@@ -369,26 +496,32 @@ class tracker {
     }
   }
 
-  /// Normal shutdown: asks the tracker to exit and waits (bounded) for its acknowledgement. In a
-  /// process other than the owner, only closes this copy of the socket. Idempotent.
+  /// Normal shutdown: asks the tracker to remove the names still listed (its owner's forked
+  /// children's) and exit, and waits (bounded) for its acknowledgement. In a process other than
+  /// the owner, only closes this copy of the socket. Idempotent.
   void stop() noexcept {
     if (fd_ < 0) return;
     if (owner_ == ::getpid()) {
       char q = tracker_proto::quit;
-      if (send_all(&q, 1)) {
+      if (send_all(ctl_, &q, 1)) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         for (;;) {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
           char reply[8];
-          ssize_t n = recv_bounded(fd_, reply, sizeof reply, left > 0 ? left : 0);
+          ssize_t n = recv_bounded(ctl_, reply, sizeof reply, left > 0 ? left : 0);
           if (n <= 0 || reply[0] == tracker_proto::quit_ack) break;
         }
       }
     }
-    ::close(fd_);
-    fd_ = -1;
+    abandon();
+  }
+
+  /// Forgets a tracker that is gone (closes the socket without asking anything).
+  void abandon() noexcept {
+    close_all({fd_, ctl_});
+    fd_ = ctl_ = -1;
     pid_ = 0;
   }
 
@@ -404,24 +537,32 @@ class tracker {
       return n;
     }
   }
-  bool send_all(const void* msg, std::size_t len) noexcept {
-    for (;;) {
-      ssize_t n = ::send(fd_, msg, len, MSG_NOSIGNAL);
-      if (n == static_cast<ssize_t>(len)) return true;
-      if (n < 0 && errno == EINTR) continue;
-      return false;
-    }
+  static void close_all(std::initializer_list<int> fds) noexcept {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
   }
-  bool send_name(char op, const std::string& name) noexcept {
-    if (!running() || name.empty() || name.size() > max_name_length) return false;
+  static bool send_all(int fd, const void* msg, std::size_t len) noexcept {
+    return retry([&] { return ::send(fd, msg, len, MSG_NOSIGNAL); }) ==
+           static_cast<ssize_t>(len);
+  }
+  // A dead tracker (or one that has shut down) makes send() fail with EPIPE: the message itself is
+  // the liveness check, at no extra system call.
+  bool send_name(char op, const std::string& name, const std::uint64_t* v) noexcept {
+    if (fd_ < 0 || name.empty() || name.size() > max_name_length) return false;
     char msg[tracker_proto::max_msg];
     msg[0] = op;
     msg[1] = static_cast<char>(static_cast<unsigned char>(name.size()));
     std::memcpy(msg + 2, name.data(), name.size());
-    return send_all(msg, name.size() + 2);
+    std::size_t len = name.size() + 2;
+    if (v) {
+      std::memcpy(msg + len, v, tracker_proto::id_bytes);
+      len += tracker_proto::id_bytes;
+    }
+    return send_all(fd_, msg, len);
   }
 
-  int fd_ = -1;
+  int fd_ = -1;   // names (any process holding it may send)
+  int ctl_ = -1;  // pings and quit (the owner only)
   pid_t pid_ = 0;
   pid_t owner_ = 0;
   std::uint32_t seq_ = 0;
