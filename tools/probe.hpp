@@ -189,9 +189,11 @@ inline bool pread_exact(int fd, void* dst, std::size_t n, std::size_t at) {
 
 /// Looks at `dir`/`name`. Throws shmarray::error: not_found when there is no such file, and, with
 /// `must_open`, permission_denied when it may not be read; without must_open an unreadable file
-/// is reported as kind::unreadable (ls lists what it can).
+/// is reported as kind::unreadable (ls lists what it can). A header longer than
+/// `max_header_size` (NumPy's limit by default) makes the file foreign, as np.load refuses it.
 inline probe probe_file(const std::string& op, const std::string& dir, const std::string& name,
-                        bool must_open) {
+                        bool must_open,
+                        std::size_t max_header_size = sa::npy::default_max_header_size) {
   probe p;
   p.name = name;
   p.path = dir + "/" + name;
@@ -230,9 +232,20 @@ inline probe probe_file(const std::string& op, const std::string& dir, const std
     p.problem = "the file is empty (0 bytes)";
     return p;
   }
-  // Enough for any header NumPy or shmarray writes; the parser checks the claimed length.
-  std::string buf(size < 65536 ? size : 65536, '\0');
-  if (!pread_exact(p.fd.get(), buf.data(), buf.size(), 0)) {
+  // Enough for the headers NumPy and shmarray write; more only for a longer header within the
+  // limit. The parser checks the claimed length.
+  std::string buf(size < 4096 ? size : 4096, '\0');
+  bool read_ok = pread_exact(p.fd.get(), buf.data(), buf.size(), 0);
+  const auto* b = reinterpret_cast<const unsigned char*>(buf.data());
+  if (read_ok && buf.size() >= 12 && std::memcmp(buf.data() + 1, "NUMPY", 5) == 0 && b[6] >= 1 &&
+      b[6] <= 3 && !sa::npy::header_exceeds(b, max_header_size)) {
+    const std::size_t end = sa::npy::data_offset_of(b), have = buf.size();
+    if (end > have) {
+      buf.resize(end < size ? end : size);
+      read_ok = pread_exact(p.fd.get(), buf.data() + have, buf.size() - have, have);
+    }
+  }
+  if (!read_ok) {
     p.k = kind::foreign;
     p.problem = std::string("read failed: ") + (errno ? std::strerror(errno) : "file shrank");
     return p;
@@ -241,7 +254,8 @@ inline probe probe_file(const std::string& op, const std::string& dir, const std
   if (p.byte0 == 0 && buf.size() >= 6 && std::memcmp(buf.data() + 1, "NUMPY", 5) == 0)
     buf[0] = '\x93';  // unpublished: parse the header its creator has written
   try {
-    p.hdr = sa::npy::parse_header(buf.data(), buf.size(), "");
+    p.hdr = sa::npy::parse_header(buf.data(), buf.size(),
+                                  sa::npy::source("", "", "--max-header-size"), max_header_size);
   } catch (const sa::error& e) {
     p.k = kind::foreign;
     p.problem = e.what();  // ": not a .npy segment ...: bad segment format"

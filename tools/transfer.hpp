@@ -92,12 +92,15 @@ inline void save_segment(probe& p, const std::string& file, long ready_ms) {
 /// Streams the .npy file `file` into a new segment `dir`/`name` (generated when empty) with
 /// permissions `mode`, publishes it and leaves it there: the trailer carries flag_detached, so
 /// `gc` does not take the tool's exit for a crash. Returns the name. On any failure the new
-/// segment is removed.
+/// segment is removed. The bytes are copied as stored: a '>i4' file makes a '>i4' segment, which
+/// NumPy reads as it reads the file (shared_array<T>::load of the file swaps instead). The descr
+/// is written in NumPy's canonical spelling ('f8' -> '<f8'). A header longer than
+/// `max_header_size` is refused, as np.load refuses it.
 inline std::string load_file(const std::string& dir, const std::string& file, std::string name,
-                             unsigned mode) {
-  sa::npy::file_reader r(file);
-  std::string descr = r.hdr().descr;
-  if (descr[0] == '=') descr[0] = sa::npy::detail::byte_order;
+                             unsigned mode,
+                             std::size_t max_header_size = sa::npy::default_max_header_size) {
+  sa::npy::file_reader r(file, max_header_size, "--max-header-size");
+  const std::string descr = r.hdr().descr;
   const std::string header = sa::npy::write_header(descr, r.hdr().fortran_order, r.hdr().shape);
   const std::size_t nbytes = r.data_bytes();
   std::size_t end = 0;
@@ -153,7 +156,7 @@ inline std::string load_file(const std::string& dir, const std::string& file, st
 
   // Header with byte 0 left zero, the data, the trailer; then publish byte 0.
   std::memcpy(base + 1, header.data() + 1, header.size() - 1);
-  r.read_data(base + header.size());
+  r.read_data_as_stored(base + header.size());
   sa::detail::trailer t{};
   std::memcpy(t.magic, sa::detail::trailer_magic, sizeof t.magic);
   t.version = sa::detail::trailer_version;

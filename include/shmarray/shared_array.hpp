@@ -41,6 +41,9 @@ struct create_options {
   /// 2 MiB huge pages for segments of at least 2 MiB, where the kernel gives them (prefer), or
   /// never (off), or as a condition (require: no_space otherwise). See detail/huge_pages.hpp.
   shmarray::huge_pages huge_pages = shmarray::huge_pages::prefer;
+  /// load: the longest .npy header accepted, in characters (NumPy's max_header_size, same
+  /// default); raise it for a trusted file with a longer one. SIZE_MAX: no limit.
+  std::size_t max_header_size = npy::default_max_header_size;
 };
 
 /// How an existing segment is attached.
@@ -50,6 +53,9 @@ struct attach_options {
   /// Accept a segment owned by another uid. Off by default: another user could have created the
   /// name in advance and be waiting for this process to write secrets into it or read its data.
   bool allow_foreign_owner = false;
+  /// The longest .npy header accepted, in characters: NumPy's max_header_size, same default
+  /// (10,000). Raise it for a trusted segment with a longer one. SIZE_MAX: no limit.
+  std::size_t max_header_size = npy::default_max_header_size;
 };
 
 template <class T>
@@ -303,8 +309,11 @@ class shared_array {
   }
 
   /// A new array holding the contents of an .npy file (NumPy format 1.0-3.0, C or Fortran order,
-  /// which the array keeps). The file's dtype must be T's (type_mismatch otherwise); a truncated
-  /// file or a header that lies is bad_format. The data streams from the file into shared memory.
+  /// which the array keeps). The file's dtype must be T's in either byte order (type_mismatch
+  /// otherwise): a file in the other one ('>f8' on x86-64, as a.astype('>f8') saves) is
+  /// byte-swapped on the way in, so the values equal NumPy's. A truncated file, a header that
+  /// lies or one longer than create_options::max_header_size is bad_format. The data streams from
+  /// the file into shared memory.
   static shared_array load(manager& m, const std::string& path, const create_options& o = {}) {
     return load_(&m, path, o);
   }
@@ -337,8 +346,10 @@ class shared_array {
   // ---- Factories: clients -------------------------------------------------------------------
 
   /// Attaches to the segment `name`: its shape, dtype and order come from the segment, and are
-  /// checked against T. Waits up to ready_timeout for a creator that has not published yet.
-  /// Throws not_found, type_mismatch, bad_format, not_ready, permission_denied, ...
+  /// checked against T. Waits up to ready_timeout for a creator that has not published yet. A
+  /// segment in the other byte order ('>f8') is a type_mismatch: attach maps the data and cannot
+  /// swap it; load() the file instead. Throws not_found, type_mismatch, bad_format (also for a
+  /// header longer than attach_options::max_header_size), not_ready, permission_denied, ...
   static shared_array attach(std::string_view name, const attach_options& o = {}) {
     return attach_(name, nullptr, o);
   }
@@ -743,8 +754,8 @@ class shared_array {
   }
 
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
-    npy::file_reader r(path);
-    if (!npy::same_descr(r.hdr().descr, npy::descr<T>()))
+    npy::file_reader r(path, o.max_header_size, "create_options::max_header_size");
+    if (!npy::same_descr(r.data_descr(), npy::descr<T>()))  // '>f8' is swapped into a double
       detail::throw_error(errc::type_mismatch, "load '" + path + "': the file holds " +
                                                    detail::describe_descr(r.hdr().descr) +
                                                    ", asked for " +
@@ -859,17 +870,26 @@ class shared_array {
     std::atomic_thread_fence(std::memory_order_acquire);
     if (got >= 12 && std::memcmp(small, npy::magic, npy::magic_size) == 0) {
       const std::size_t end = npy::data_offset_of(reinterpret_cast<const unsigned char*>(small));
-      if (end > got && end <= size) {  // a long header: read all of it
+      if (end > got && end <= size &&
+          !npy::header_exceeds(reinterpret_cast<const unsigned char*>(small),
+                               o.max_header_size)) {  // a long header: read all of it
         large.resize(end);
         got = a.seg_.read_at(0, large.data(), end);
         hdr = large.data();
       }
     }
-    npy::header h = npy::parse_header(hdr, got, npy::source(op, n));
+    npy::header h = npy::parse_header(
+        hdr, got, npy::source(op, n, "attach_options::max_header_size"), o.max_header_size);
     if (!npy::same_descr(h.descr, npy::descr<T>()))
-      detail::throw_error(errc::type_mismatch,
-                          what() + ": the segment holds " + detail::describe_descr(h.descr) +
-                              ", asked for " + detail::describe_descr(npy::descr<T>()));
+      detail::throw_error(
+          errc::type_mismatch,
+          what() + ": the segment holds " + detail::describe_descr(h.descr) + ", asked for " +
+              detail::describe_descr(npy::descr<T>()) +
+              (npy::byte_swapped(h.descr, npy::descr<T>())
+                   ? std::string(": the other byte order, which attach cannot swap in place (it "
+                                 "maps the data); load the .npy file with load(), which swaps "
+                                 "on the way in, or have NumPy write this host's order")
+                   : std::string()));
     std::size_t nbytes = 0;
     if (!npy::checked_bytes(h.shape, sizeof(value_type), nbytes) || h.data_offset > size ||
         nbytes > size - h.data_offset)
