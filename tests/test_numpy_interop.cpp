@@ -4,6 +4,7 @@
 // no NumPy.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <shmarray/shmarray.hpp>
 #include <sstream>
 #include <string>
@@ -333,4 +334,152 @@ TEST_CASE("Issue 13: header spellings NumPy reads and shmarray refuses on purpos
     CHECK(numpy[i].rfind("OK ", 0) == 0);
     CHECK(our_load_verdict(cases[i].first, cases[i].second) == "ERR");
   }
+}
+
+TEST_CASE(
+    "Issue 13: files NumPy writes in the other byte order load with NumPy's values; attach "
+    "refuses such segments clearly",
+    "[numpy][issue13]") {
+  REQUIRE_NUMPY();
+  shmtest::temp_dir dir("np13");
+  const std::string seg = unique_name("np13be");
+  shmtest::shm_eraser er(seg);
+  // NumPy writes each array as it would be written on the other kind of host, and the values as
+  // text for comparison (repr of float64 round-trips exactly).
+  const char other = shmarray::npy::detail::little_endian ? '>' : '<';
+  auto st = python(
+      "import numpy as np, os\n"
+      "d, o = '" +
+      dir.path + "', '" + std::string(1, other) +
+      "'\n"
+      "arrs = {'f8': np.array([1.5, -0.0, 1e-310, np.pi, -1e300]),\n"
+      "        'i4': np.array([1, 258, -3, 2**31 - 1], dtype='i4'),\n"
+      "        'c16': np.array([1 + 2j, -3.5j, np.e]),\n"
+      "        'u2': np.array([[1, 65535], [256, 4660]], dtype='u2'),\n"
+      "        'f4': np.asfortranarray(np.arange(6, dtype='f4').reshape(2, 3) / 3)}\n"
+      "for k, a in arrs.items():\n"
+      "    np.save(os.path.join(d, k + '.npy'), a.astype(o + k))\n"
+      "    with open(os.path.join(d, k + '.txt'), 'w') as f:\n"
+      "        v = a.ravel(order='K').astype(complex).view(float)  # memory order, re and im\n"
+      "        f.write(' '.join(repr(float(x)) for x in v))\n"
+      "np.save(open('/dev/shm/" +
+      seg +
+      "', 'wb'), arrs['f8'].astype(o + 'f8'))\n"
+      "print(np.load(os.path.join(d, 'f8.npy')).dtype.str)\n");
+  INFO(st.out);
+  REQUIRE(st.ok());
+  CHECK(st.out == std::string(1, other) + "f8\n");
+  auto values = [&](const std::string& k) {
+    std::ifstream f(dir / (k + ".txt"));
+    std::vector<double> v;
+    for (double x; f >> x;) v.push_back(x);
+    return v;
+  };
+  auto same = [](const auto& a, const std::vector<double>& want, bool complex) {
+    std::vector<double> got;
+    for (const auto& x : a) {
+      if constexpr (shmarray::npy::detail::is_complex_v<std::decay_t<decltype(x)>>) {
+        got.push_back(static_cast<double>(x.real()));
+        got.push_back(static_cast<double>(x.imag()));
+      } else {
+        got.push_back(static_cast<double>(x));
+        if (!complex) got.push_back(0.0);  // NumPy wrote the values as complex
+      }
+    }
+    return got == want;
+  };
+  auto f8 = shared_array<double>::load(dir / "f8.npy");
+  CHECK(same(f8, values("f8"), false));
+  CHECK(f8.dtype() == "<f8");
+  CHECK(same(shared_array<std::int32_t>::load(dir / "i4.npy"), values("i4"), false));
+  CHECK(same(shared_array<std::complex<double>>::load(dir / "c16.npy"), values("c16"), true));
+  auto u2 = shared_array<std::uint16_t>::load(dir / "u2.npy");
+  CHECK(u2.shape() == shape_type{2, 2});
+  CHECK(same(u2, values("u2"), false));
+  auto f4 = shared_array<float>::load(dir / "f4.npy");
+  CHECK(f4.fortran_order());
+  CHECK(same(f4, values("f4"), false));  // memory order, as NumPy's order='K'
+  // The loaded segment is native: NumPy reads the same values from it, attach takes it.
+  auto back = python(
+      "import numpy as np\n"
+      "a = np.load('/dev/shm/" +
+      f8.name() +
+      "', mmap_mode='r')\n"
+      "b = np.load('" +
+      (dir / "f8.npy") +
+      "')\n"
+      "assert a.dtype.str == '<f8' and (a == b).all() and a.tobytes() != b.tobytes()\n");
+  INFO(back.out);
+  CHECK(back.ok());
+  CHECK(shared_array<double>::attach(f8.name()).data()[3] == f8.data()[3]);
+  // attach of the big-endian segment NumPy saved: a type_mismatch that says why and what to do.
+  const std::string msg = shmtest::message_of([&] { shared_array<double>::attach(seg); });
+  CHECK(shmtest::error_of([&] { shared_array<double>::attach(seg); }) ==
+        shmarray::errc::type_mismatch);
+  CHECK(msg.find("attach '" + seg + "'") != std::string::npos);
+  CHECK(msg.find(std::string(1, other) + "f8") != std::string::npos);
+  CHECK(msg.find("cannot swap in place") != std::string::npos);
+  CHECK(msg.find("load()") != std::string::npos);
+}
+
+TEST_CASE(
+    "Issue 13: segments and files with 'f8' headers and over-long headers, as NumPy sees "
+    "them",
+    "[numpy][issue13]") {
+  REQUIRE_NUMPY();
+  const std::string plain = unique_name("np13f8"), big = unique_name("np13big");
+  shmtest::shm_eraser e1(plain), e2(big);
+  // Hand-made headers NumPy reads: no byte order ('f8'), and a 10006-byte header (data offset
+  // 10016, aligned), which np.load refuses unless given max_header_size.
+  auto st = python(
+      "import numpy as np, struct\n"
+      "def save(path, dict_, n, data):\n"
+      "    t = dict_.encode()\n"
+      "    t += b' ' * (n - len(t) - 1) + b'\\n'\n"
+      "    open(path, 'wb').write(b'\\x93NUMPY\\x01\\x00' + struct.pack('<H', len(t)) + t + data)\n"
+      "x = np.arange(6, dtype='=f8') / 4\n"
+      "save('/dev/shm/" +
+      plain +
+      "', \"{'descr': 'f8', 'fortran_order': False, 'shape': (2, 3), }\", 118, x.tobytes())\n"
+      "save('/dev/shm/" +
+      big +
+      "', \"{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }\", 10006, "
+      "np.arange(3).astype('<i8').tobytes())\n"
+      "assert (np.load('/dev/shm/" +
+      plain +
+      "') == x.reshape(2, 3)).all()\n"
+      "try:\n"
+      "    np.load('/dev/shm/" +
+      big +
+      "')\n"
+      "    raise SystemExit('NumPy read the long header')\n"
+      "except ValueError as e:\n"
+      "    assert 'max_header_size' in str(e), e\n"
+      "assert (np.load('/dev/shm/" +
+      big + "', max_header_size=10006) == [0, 1, 2]).all()\n");
+  INFO(st.out);
+  REQUIRE(st.ok());
+  auto a = shared_array<double>::attach(plain, {2, 3});
+  CHECK(a.dtype() == "<f8");
+  CHECK(a.view<2>()(1, 2) == 1.25);
+  CHECK(shared_array<const double>::attach(plain).data()[1] == 0.25);
+  // The long header: refused by default, as NumPy does, with a message that says how to raise it.
+  const std::string msg = shmtest::message_of([&] { shared_array<std::int64_t>::attach(big); });
+  CHECK(shmtest::error_of([&] { shared_array<std::int64_t>::attach(big); }) ==
+        shmarray::errc::bad_format);
+  CHECK(msg.find("attach '" + big + "'") != std::string::npos);
+  CHECK(msg.find("10006 bytes long") != std::string::npos);
+  CHECK(msg.find("max_header_size = 10000 (NumPy") != std::string::npos);
+  CHECK(msg.find("attach_options::max_header_size") != std::string::npos);
+  shmarray::attach_options o;
+  o.max_header_size = 10006;
+  auto b = shared_array<std::int64_t>::attach(big, o);
+  CHECK(b.data()[2] == 2);
+  CHECK(shared_array<std::int64_t>::load("/dev/shm/" + big,
+                                         [] {
+                                           shmarray::create_options c;
+                                           c.max_header_size = 10006;
+                                           return c;
+                                         }())
+            .data()[1] == 1);
 }

@@ -136,9 +136,10 @@ inline std::string user_name(uid_t uid) {
 struct probe {
   std::string name, path;
   kind k = kind::foreign;
-  std::string problem;  // why it is foreign/unreadable (a one-line message)
-  struct stat st {};    // lstat/fstat of the file
-  double age = -1;      // seconds since it was created (birth time, else status change)
+  std::string problem;           // why it is foreign/unreadable (a one-line message)
+  bool header_too_long = false;  // foreign because its header exceeds the max_header_size asked
+  struct stat st {};             // lstat/fstat of the file
+  double age = -1;               // seconds since it was created (birth time, else status change)
   unsigned char byte0 = 0;
   bool has_header = false;
   sa::npy::header hdr;
@@ -258,6 +259,15 @@ inline probe probe_file(const std::string& op, const std::string& dir, const std
                                   sa::npy::source("", "", "--max-header-size"), max_header_size);
   } catch (const sa::error& e) {
     p.k = kind::foreign;
+    const auto* h = reinterpret_cast<const unsigned char*>(buf.data());  // buf may have grown
+    if (buf.size() >= 12 && std::memcmp(h, sa::npy::magic, sa::npy::magic_size) == 0 && h[6] >= 1 &&
+        h[6] <= 3) {  // parse_header's rule, to tell this refusal from the others
+      const std::size_t prefix = h[6] == 1 ? 10 : 12, end = sa::npy::data_offset_of(h);
+      p.header_too_long =
+          sa::npy::header_exceeds(h, max_header_size) ||
+          (end <= buf.size() &&
+           sa::npy::header_text_length(h + prefix, end - prefix, h[6]) > max_header_size);
+    }
     p.problem = e.what();  // ": not a .npy segment ...: bad segment format"
     const std::string suffix = ": " + e.code().message();
     if (p.problem.size() > suffix.size() &&

@@ -446,9 +446,10 @@ void cmd_info(const parsed& a, output& o) {
   const std::size_t count = parse_number("info", "--count", a.value("--count", "10"), 10, 1000000);
   probe p = probe_file("info", shm_dir(), name, true, max_header_size_of("info", a));
   if (!p.has_header || p.k == kind::foreign || p.k == kind::empty)
-    sa::detail::throw_error(
-        sa::errc::bad_format,
-        "info '" + printable(name) + "': not a shmarray segment: " + printable(p.problem));
+    sa::detail::throw_error(sa::errc::bad_format,
+                            "info '" + printable(name) +
+                                (p.header_too_long ? "': " : "': not a shmarray segment: ") +
+                                printable(p.problem));
   const auto elems = first_elements(p, count, a.has("--json"));
   const std::size_t n = p.hdr.count();
   const std::string version = std::to_string(p.hdr.major) + "." + std::to_string(p.hdr.minor);

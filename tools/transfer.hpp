@@ -72,8 +72,9 @@ inline void save_segment(probe& p, const std::string& file, long ready_ms) {
   if (p.k == kind::unreadable)
     sa::detail::throw_error(sa::errc::permission_denied, what + ": " + p.problem);
   if (p.k != kind::shmarray && p.k != kind::npy)
-    sa::detail::throw_error(sa::errc::bad_format,
-                            what + ": not a shmarray segment: " + printable(p.problem));
+    sa::detail::throw_error(
+        sa::errc::bad_format,
+        what + (p.header_too_long ? ": " : ": not a shmarray segment: ") + printable(p.problem));
   sa::npy::file_writer w(file, p.hdr.descr, p.hdr.fortran_order, p.hdr.shape);
   std::vector<char> buf(std::min<std::size_t>(p.data_bytes, std::size_t{1} << 20));
   for (std::size_t done = 0; done < p.data_bytes;) {

@@ -447,11 +447,12 @@ namespace detail {
   shmarray::detail::throw_error(
       errc::bad_format,
       what.str() + ": the .npy header is " + std::to_string(length) +
-          (major == 3 ? " characters" : " bytes") + " long, more than max_header_size (" +
-          std::to_string(max_header_size) +
-          "; NumPy's default is 10000 and np.load refuses such a header too); if you trust it, "
-          "raise " +
-          std::string(what.limit_option));
+          (major == 3 ? " characters" : " bytes") +
+          " long, more than max_header_size = " + std::to_string(max_header_size) +
+          (max_header_size == default_max_header_size
+               ? " (NumPy's limit: np.load refuses it too unless given a larger max_header_size)"
+               : "") +
+          "; if you trust it, raise " + std::string(what.limit_option));
 }
 }  // namespace detail
 

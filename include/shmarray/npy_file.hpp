@@ -49,21 +49,15 @@ class file_reader {
     if (!S_ISREG(st.st_mode)) fail(errc::bad_format, "not a regular file");
     size_ = static_cast<std::size_t>(st.st_size);
     // The start of the file first (NumPy's headers are 64-256 bytes); the rest of a longer header
-    // only when the limit allows it, so a file that claims a 4 GiB header costs nothing.
-    std::string buf(size_ < 4096 ? size_ : 4096, '\0');
-    read_exact(buf.data(), buf.size(), 0);
-    const auto* b = reinterpret_cast<const unsigned char*>(buf.data());
-    if (buf.size() >= 12 && std::memcmp(b, magic, magic_size) == 0 && b[6] >= 1 && b[6] <= 3 &&
-        !header_exceeds(b, max_header_size)) {
-      const std::size_t end = data_offset_of(b);
-      if (end > buf.size()) {
-        const std::size_t have = buf.size();
-        buf.resize(end < size_ ? end : size_);
-        read_exact(buf.data() + have, buf.size() - have, have);
-      }
+    // only when the limit allows it, so a file that claims a 4 GiB header costs nothing. The
+    // destructor does not run when the constructor throws: close the file on the way out.
+    try {
+      read_header(max_header_size, limit_option);
+    } catch (...) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      throw;
     }
-    hdr_ =
-        parse_header(buf.data(), buf.size(), source("load", path_, limit_option), max_header_size);
     const std::size_t item = element_size(hdr_.descr);
     if (item == 0)
       fail(errc::bad_format, "dtype '" + hdr_.descr +
@@ -124,6 +118,23 @@ class file_reader {
   }
 
  private:
+  // Reads the header (all of it only when max_header_size allows) and parses it into hdr_.
+  void read_header(std::size_t max_header_size, std::string_view limit_option) {
+    std::string buf(size_ < 4096 ? size_ : 4096, '\0');
+    read_exact(buf.data(), buf.size(), 0);
+    const auto* b = reinterpret_cast<const unsigned char*>(buf.data());
+    if (buf.size() >= 12 && std::memcmp(b, magic, magic_size) == 0 && b[6] >= 1 && b[6] <= 3 &&
+        !header_exceeds(b, max_header_size)) {
+      const std::size_t end = data_offset_of(b);
+      if (end > buf.size()) {
+        const std::size_t have = buf.size();
+        buf.resize(end < size_ ? end : size_);
+        read_exact(buf.data() + have, buf.size() - have, have);
+      }
+    }
+    hdr_ =
+        parse_header(buf.data(), buf.size(), source("load", path_, limit_option), max_header_size);
+  }
   void read_exact(char* dst, std::size_t n, std::size_t at) {
     while (n > 0) {
       std::size_t chunk = n < (std::size_t{1} << 24) ? n : (std::size_t{1} << 24);
