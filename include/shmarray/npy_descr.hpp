@@ -59,6 +59,7 @@ inline bool size_number(std::string_view s, std::size_t& n) noexcept {
 
 // Appends to `out`; false when it would not fit (it always does for what the grammar allows).
 inline bool append(canonical_descr& out, std::string_view s) noexcept {
+  if (s.empty()) return true;  // its data() may be null, which memcpy must not get
   if (s.size() > sizeof out.text - 1 - out.size) return false;
   std::memcpy(out.text + out.size, s.data(), s.size());
   out.size += s.size();
