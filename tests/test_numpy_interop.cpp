@@ -219,7 +219,8 @@ namespace {
 std::string to_hex(const std::string& s) {
   static const char d[] = "0123456789abcdef";
   std::string h;
-  for (unsigned char c : s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
     h += d[c >> 4];
     h += d[c & 15];
   }

@@ -32,13 +32,8 @@ inline constexpr std::size_t max_rank = 32;   // NumPy's NPY_MAXDIMS
 inline constexpr std::size_t default_max_header_size = 10000;
 
 namespace detail {
-inline constexpr bool little_endian =
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    false;
-#else
-    true;
-#endif
-inline constexpr char byte_order = little_endian ? '<' : '>';
+inline constexpr bool little_endian = host_little_endian;  // npy_descr.hpp
+inline constexpr char byte_order = native_order;
 
 template <class T>
 inline constexpr bool is_complex_v = false;

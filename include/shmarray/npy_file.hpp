@@ -1,6 +1,8 @@
-// .npy files on disk: read a header (bounded, whatever the file claims) and stream the data in
-// chunks, and write an array as a file, also in chunks. Used by shared_array::load/save and the
-// shmarray tool; neither ever holds a second full-size copy of the data.
+// .npy files on disk: read a header (bounded, whatever the file claims, and refused past NumPy's
+// max_header_size unless raised) and stream the data in chunks, byte-swapped into this host's
+// order when the file holds the other one ('>f8' on x86-64), and write an array as a file, also in
+// chunks. Used by shared_array::load/save and the shmarray tool; neither ever holds a second
+// full-size copy of the data.
 #pragma once
 
 #include <fcntl.h>
