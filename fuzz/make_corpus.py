@@ -85,15 +85,31 @@ def main():
                     write(adir, f"{tag}_seg", segment(arr))
                     if i in (2, 4):
                         write(adir, f"{tag}_npy", npy_bytes(arr, (1, 0)))
-    # Hand-written headers NumPy also accepts: other key orders, no trailing comma, Python 2 longs.
+    # Hand-written headers NumPy also accepts: other key orders, no trailing comma, Python 2 longs;
+    # descr spellings it reads (issue 13: no byte order, type codes and names, datetime units), and
+    # a few it refuses ('<f3', '6l').
     for j, d in enumerate([
         b"{'shape': (3, 4), 'fortran_order': False, 'descr': '<f8'}",
         b"{ 'descr' : '<f8' , 'fortran_order' : True , 'shape' : ( 2 , ) , }",
         b"{'descr': '<i8', 'fortran_order': False, 'shape': (2L, 3L), }",
         b'{"descr": "|u1", "fortran_order": False, "shape": (7,)}',
+        b"{'descr': 'f8', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': '>f8', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': 'b', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': '>M8[25ns]', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': 'datetime64[D]', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': 'f 08', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': '\x07', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': '<f3', 'fortran_order': False, 'shape': (3,), }",
+        b"{'descr': '<f8', 'fortran_order': False, 'shape': (6l,), }",
     ]):
         d = d + b" " * ((-(10 + len(d) + 1)) % 64) + b"\n"
         write(hdir, f"variant_{j}", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d)
+    # A 3.0 header whose descr spells a unit in UTF-8 ('μs'), and one longer than max_header_size.
+    d = "{'descr': '<M8[\u03bcs]', 'fortran_order': False, 'shape': (3,), }".encode() + b" " * 52
+    write(hdir, "variant_utf8", b"\x93NUMPY\x03\x00" + struct.pack("<I", len(d) + 1) + d + b"\n")
+    d = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }".ljust(10005) + b"\n"
+    write(hdir, "variant_long", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d)
     # An unpublished segment (byte 0 still zero) and a 2.0 header over real data.
     seg = bytearray(segment(np.arange(6, dtype="<f8")))
     seg[0] = 0

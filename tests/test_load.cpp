@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -189,4 +190,67 @@ TEST_CASE("failing operations in a loop leak nothing", "[load][hygiene]") {
   CHECK(after.shm_maps == before.shm_maps);
   CHECK(after.maps <= before.maps + usage::max_allocator_maps);
   CHECK(shmtest::shm_exists(name));  // failed creations never removed the existing segment
+}
+
+TEST_CASE("Issue 13: refused headers, swapped loads and refused swapped attaches leak nothing",
+          "[load][hygiene][issue13]") {
+  const int n = stress() ? 5000 : 500;
+  shmtest::temp_dir dir("load13");
+  const char other = shmarray::npy::detail::little_endian ? '>' : '<';
+  // Four doubles (1, 0, 0, 0) in the other byte order than this host's, and a header 10006 bytes
+  // long (over NumPy's limit): each as a segment and as a file.
+  auto make = [](const std::string& descr, std::size_t text_size) {
+    std::string t = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (4,), }";
+    t.append(text_size - t.size() - 1, ' ');
+    t += '\n';
+    std::string h = std::string("\x93NUMPY\x01\x00", 8);
+    h += static_cast<char>(t.size() & 0xff);
+    h += static_cast<char>(t.size() >> 8);
+    std::string data(32, '\0');  // 1.0 is 3f f0 00 00 00 00 00 00 big-endian
+    data[0] = '\x3f';
+    data[1] = '\xf0';
+    if (descr[0] == '<') std::reverse(data.begin(), data.begin() + 8);
+    return h + t + data;
+  };
+  const std::string swapped = make(std::string(1, other) + "f8", 118);
+  const std::string longer = make("<f8", 10006);
+  const std::string seg_swapped = unique_name("l13s"), seg_long = unique_name("l13l");
+  shmtest::shm_eraser e1(seg_swapped), e2(seg_long);
+  shmtest::write_raw_segment(seg_swapped, swapped);
+  shmtest::write_raw_segment(seg_long, longer);
+  {
+    std::ofstream(dir / "s.npy", std::ios::binary) << swapped;
+    std::ofstream(dir / "l.npy", std::ios::binary) << longer;
+  }
+  shmarray::attach_options quick;
+  quick.ready_timeout = 0ms;
+  const std::string prefix = unique_name("l13") + "-";
+  auto one = [&](int i) {
+    int ok = 0;
+    auto expect = [&](errc want, auto&& f) {
+      try {
+        f();
+      } catch (const shmarray::error& e) {
+        if (e.kind() == want) ++ok;
+      }
+    };
+    expect(errc::type_mismatch, [&] { shared_array<double>::attach(seg_swapped, quick); });
+    expect(errc::bad_format, [&] { shared_array<double>::attach(seg_long, quick); });
+    expect(errc::bad_format, [&] { shared_array<double>::load(dir / "l.npy"); });
+    expect(errc::type_mismatch, [&] { shared_array<float>::load(dir / "s.npy"); });
+    auto a = shared_array<double>::load(dir / "s.npy", {prefix + std::to_string(i)});
+    if (a.data()[0] == 1.0) ++ok;
+    return ok == 5;
+  };
+  for (int i = 0; i < 10; ++i) REQUIRE(one(i));
+  const usage before = usage::now();
+  int bad = 0;
+  for (int i = 10; i < n; ++i)
+    if (!one(i)) ++bad;
+  const usage after = usage::now();
+  CHECK(bad == 0);
+  CHECK(after.fds == before.fds);
+  CHECK(after.shm_maps == before.shm_maps);
+  CHECK(after.maps <= before.maps + usage::max_allocator_maps);
+  CHECK(count_prefix(prefix) == 0);
 }

@@ -2,8 +2,10 @@
 // tests/data/make_fixtures.py), round trips of our own headers, and malformed headers.
 #include <catch2/catch.hpp>
 
+#include <climits>
 #include <complex>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <shmarray/npy.hpp>
@@ -201,4 +203,211 @@ TEST_CASE("large dicts switch to format 2.0", "[npy]") {
   CHECK(h[6] == 1);  // 32 dims still fit 1.0
   CHECK(h.size() % 64 == 0);
   CHECK(h.back() == '\n');
+}
+
+// ---- Issue 13: NumPy 1.24's rules (the live comparison with NumPy is in test_numpy_interop) ---
+
+namespace {
+// A header of format major.0 around `text` (the bytes after the length field), no padding added.
+std::string with_text(int major, const std::string& text) {
+  std::string h = "\x93NUMPY";
+  h += static_cast<char>(major);
+  h += '\0';
+  for (int i = 0; i < (major == 1 ? 2 : 4); ++i)
+    h += static_cast<char>((text.size() >> (8 * i)) & 0xff);
+  return h + text;
+}
+// `dict`, then spaces and '\n' to exactly n bytes.
+std::string padded(std::string dict, std::size_t n) {
+  dict.append(n - dict.size() - 1, ' ');
+  return dict + '\n';
+}
+std::string message_of(const std::string& bytes, std::size_t max = npy::default_max_header_size) {
+  try {
+    npy::parse_header(bytes.data(), bytes.size(), npy::source("attach", "big", "the option"), max);
+  } catch (const shmarray::error& e) {
+    CHECK(e.kind() == errc::bad_format);
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("Issue 13: a header longer than max_header_size is refused unless the limit is raised",
+          "[npy][issue13]") {
+  const std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }";
+  for (int major : {1, 2, 3}) {
+    INFO("format " << major << ".0");
+    CHECK(message_of(with_text(major, padded(dict, 9999))).empty());
+    CHECK(message_of(with_text(major, padded(dict, 10000))).empty());  // NumPy: len > max fails
+    const std::string m = message_of(with_text(major, padded(dict, 10001)));
+    CHECK(m.find("attach 'big'") != std::string::npos);
+    CHECK(m.find("10001") != std::string::npos);
+    CHECK(m.find("max_header_size = 10000 (NumPy") != std::string::npos);
+    CHECK(m.find("raise the option") != std::string::npos);
+    CHECK(message_of(with_text(major, padded(dict, 10001)), 10001).empty());
+    CHECK(message_of(with_text(major, padded(dict, 40000)), SIZE_MAX).empty());
+    CHECK(!message_of(with_text(major, padded(dict, 200)), 199).empty());
+  }
+  // The length is checked before the bytes: a reader that has only the start learns the reason.
+  const std::string big = with_text(2, padded(dict, 70000));
+  CHECK(message_of(big.substr(0, 512)).find("70000 bytes long") != std::string::npos);
+  // Format 3.0 is UTF-8 and NumPy counts characters: 10001 bytes holding one 2-byte 'μ' pass.
+  const std::string mu = "{'descr': '<M8[\xce\xbcs]', 'fortran_order': False, 'shape': (1,), }";
+  const std::string b3 = with_text(3, padded(mu, 10001));
+  npy::header h = npy::parse_header(b3.data(), b3.size(), "t");
+  CHECK(h.descr == "<M8[us]");
+  CHECK(message_of(with_text(3, padded(mu, 10002))).find("10001 characters") != std::string::npos);
+  CHECK(npy::header_text_length(reinterpret_cast<const unsigned char*>("a\xce\xbc"), 3, 3) == 2);
+  CHECK(npy::header_text_length(reinterpret_cast<const unsigned char*>("a\xce\xbc"), 3, 1) == 3);
+}
+
+TEST_CASE("Issue 13: Python 2 longs in a shape are read as NumPy 1.24 reads them",
+          "[npy][issue13]") {
+  auto parse = [](int major, const std::string& shape) {
+    const std::string b =
+        with_text(major, "{'descr': '<f8', 'fortran_order': False, 'shape': (" + shape + "), }");
+    return npy::parse_header(b.data(), b.size(), "t").shape;
+  };
+  auto refused = [&](int major, const std::string& shape) {
+    try {
+      parse(major, shape);
+    } catch (const shmarray::error& e) {
+      CHECK(e.kind() == errc::bad_format);
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  for (int major : {1, 2}) {  // format._filter_header drops an 'L' token after a number
+    CHECK(parse(major, "6L,") == shape_type{6});
+    CHECK(parse(major, "2L, 3L") == shape_type{2, 3});
+    CHECK(parse(major, "6 L,") == shape_type{6});
+    CHECK(parse(major, "6L L,") == shape_type{6});
+  }
+  for (int major : {1, 2, 3}) {
+    INFO("format " << major << ".0");
+    CHECK(refused(major, "6l,").find("'6l': a Python 2 long suffix NumPy does not read") !=
+          std::string::npos);
+    CHECK(!refused(major, "6LL,").empty());
+    CHECK(!refused(major, "6L6,").empty());
+    CHECK(!refused(major, "06,").empty());  // a leading zero is a Python syntax error
+    CHECK(parse(major, "00,") == shape_type{0});
+  }
+  CHECK(refused(3, "6L,").find("format 3.0 headers take none") != std::string::npos);
+  CHECK(!refused(3, "2, 3L").empty());
+}
+
+TEST_CASE(
+    "Issue 13: parse_header refuses descrs that are not dtypes and spells valid ones "
+    "as NumPy does",
+    "[npy][issue13]") {
+  auto parse = [](const std::string& descr, int major = 1) {
+    const std::string b =
+        with_text(major, "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (2,), }\n");
+    return npy::parse_header(b.data(), b.size(), "file 'x.npy'").descr;
+  };
+  for (const char* bad : {"<f3",        "f1",       "i16",
+                          "u3",         "b2",       "?1",
+                          "<f8 ",       " <f8",     "<<f8",
+                          "f8<",        "<fé",      "é",
+                          "\xce\xbc",   "<U-5",     "S2147483648",
+                          "U536870912", "M4",       "M8[B]",
+                          "M8[ns",      "M8[]",     "M8[ns]x",
+                          "M[ns]",      "M08[ns]",  ">float64",
+                          "Float64",    "string",   "x",
+                          "",           "i4,f8",    "(2,)f8",
+                          "2f8",        "M8[ns/2]", "<M8[\xce\xbcs]"}) {
+    INFO("descr '" << npy::detail::printable_descr(bad) << "'");
+    std::string what;
+    try {
+      parse(bad);
+    } catch (const shmarray::error& e) {
+      CHECK(e.kind() == errc::bad_format);
+      what = e.what();
+    }
+    CHECK(what.find("file 'x.npy'") != std::string::npos);
+    CHECK(what.find("descr '") != std::string::npos);
+  }
+  CHECK(parse("<M8[\xce\xbcs]", 3) == "<M8[us]");  // 3.0 headers are UTF-8
+  const std::pair<const char*, const char*> good[] = {{"<f8", "<f8"},
+                                                      {"f8", "<f8"},
+                                                      {"=f8", "<f8"},
+                                                      {"|f8", "<f8"},
+                                                      {">f8", ">f8"},
+                                                      {"d", "<f8"},
+                                                      {"float64", "<f8"},
+                                                      {"f 08", "<f8"},
+                                                      {"b", "|i1"},
+                                                      {"b1", "|b1"},
+                                                      {"?", "|b1"},
+                                                      {"<b1", "|b1"},
+                                                      {"<u1", "|u1"},
+                                                      {"B", "|u1"},
+                                                      {"c", "|S1"},
+                                                      {"c8", "<c8"},
+                                                      {"S5", "|S5"},
+                                                      {">S5", "|S5"},
+                                                      {"a5", "|S5"},
+                                                      {"S", "|S0"},
+                                                      {"U", "<U0"},
+                                                      {">U5", ">U5"},
+                                                      {"|U5", "<U5"},
+                                                      {"V12", "|V12"},
+                                                      {"O", "|O"},
+                                                      {"|O8", "|O"},
+                                                      {"M8", "<M8"},
+                                                      {"M8[ns]", "<M8[ns]"},
+                                                      {"m8[1s]", "<m8[s]"},
+                                                      {">M8[25ns]", ">M8[25ns]"},
+                                                      {"M8[generic]", "<M8"},
+                                                      {"datetime64[D]", "<M8[D]"},
+                                                      {"int", "<i8"},
+                                                      {"str", "<U0"},
+                                                      {"i", "<i4"},
+                                                      {"\x07", "<i8"}};
+  for (const auto& [in, canonical] : good) {
+    INFO("descr '" << npy::detail::printable_descr(in) << "'");
+    CHECK(parse(in) == canonical);
+  }
+  // A list descr (a structured dtype) is not this change's: still refused.
+  CHECK_THROWS_AS(parse("[('a', '<f8')]").size(), shmarray::error);
+}
+
+TEST_CASE("Issue 13: a descr without byte order is native; the other order is told apart",
+          "[npy][issue13]") {
+  const char other = npy::detail::little_endian ? '>' : '<';
+  const std::string swapped = std::string(1, other) + "f8";
+  for (const char* same : {"f8", "=f8", "|f8", "d", "float64", "double"}) {
+    INFO(same);
+    CHECK(npy::same_descr(same, npy::descr<double>()));
+  }
+  CHECK(npy::same_descr("i4", npy::descr<std::int32_t>()));
+  CHECK(npy::same_descr("u1", npy::descr<std::uint8_t>()));
+  CHECK(npy::same_descr(">u1", npy::descr<std::uint8_t>()));  // one byte: no order
+  CHECK(npy::same_descr("b1", npy::descr<bool>()));
+  CHECK_FALSE(npy::same_descr("b", npy::descr<bool>()));  // 'b' is int8 in NumPy
+  CHECK(npy::same_descr("b", npy::descr<std::int8_t>()));
+  CHECK(npy::same_descr("c16", npy::descr<std::complex<double>>()));
+  CHECK_FALSE(npy::same_descr(swapped, npy::descr<double>()));
+  CHECK_FALSE(npy::same_descr("f4", npy::descr<double>()));
+  CHECK(npy::byte_swapped(swapped, npy::descr<double>()));
+  CHECK_FALSE(npy::byte_swapped("f8", npy::descr<double>()));
+  CHECK_FALSE(npy::byte_swapped(">u1", npy::descr<std::uint8_t>()));
+  CHECK_FALSE(npy::byte_swapped(">f4", npy::descr<double>()));
+  // What a reader swaps, and how.
+  CHECK(npy::swap_unit(swapped) == 8);
+  CHECK(npy::swap_unit(std::string(1, other) + "c16") == 8);
+  CHECK(npy::swap_unit(std::string(1, other) + "U3") == 4);
+  CHECK(npy::swap_unit(std::string(1, other) + "M8[ns]") == 8);
+  CHECK(npy::swap_unit(std::string(1, other) + "i2") == 2);
+  CHECK(npy::swap_unit("f8") == 0);
+  CHECK(npy::swap_unit(">u1") == 0);
+  CHECK(npy::swap_unit(">S4") == 0);
+  unsigned char b[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  npy::swap_bytes(b, 16, 4);
+  const unsigned char want4[] = {4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13};
+  CHECK(std::memcmp(b, want4, 16) == 0);
+  npy::swap_bytes(b, 16, 16);
+  const unsigned char want16[] = {13, 14, 15, 16, 9, 10, 11, 12, 5, 6, 7, 8, 1, 2, 3, 4};
+  CHECK(std::memcmp(b, want16, 16) == 0);
 }

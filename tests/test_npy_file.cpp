@@ -15,6 +15,7 @@
 
 #include <complex>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -380,4 +381,161 @@ TEST_CASE("a 64 MiB file streams in and out without a second full-size buffer",
     same = x.gcount() == y.gcount() && std::equal(bx.begin(), bx.begin() + x.gcount(), by.begin());
   }
   CHECK(same);
+}
+
+// ---- Issue 13: NumPy 1.24's rules for load and file_reader ----------------------------------
+
+namespace {
+// An .npy file: a format 1.0 header around `dict` (padded to 64, or to exactly `text_size`
+// bytes of header text when given), then `data`.
+std::string npy_bytes(const std::string& dict, const std::string& data, std::size_t text_size = 0) {
+  std::string d = dict;
+  const std::size_t major = text_size > 0xffff ? 2 : 1, prefix = major == 1 ? 10 : 12;
+  const std::size_t n = text_size ? text_size : (prefix + d.size() + 1 + 63) / 64 * 64 - prefix;
+  d.append(n - d.size() - 1, ' ');
+  d += '\n';
+  std::string h = "\x93NUMPY";
+  h += static_cast<char>(major);
+  h += '\0';
+  for (std::size_t i = 0; i < (major == 1 ? 2u : 4u); ++i)
+    h += static_cast<char>((d.size() >> (8 * i)) & 0xff);
+  return h + d + data;
+}
+
+// The bytes of `v` with each element (each half of a complex) in the other byte order.
+template <class T>
+std::string swapped_bytes(const std::vector<T>& v) {
+  std::string s(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  constexpr std::size_t unit = shmarray::npy::detail::is_complex_v<T> ? sizeof(T) / 2 : sizeof(T);
+  shmarray::npy::swap_bytes(s.data(), s.size(), unit);
+  return s;
+}
+
+std::string other_order(const std::string& descr) {
+  return (shmarray::npy::detail::little_endian ? ">" : "<") + descr.substr(1);
+}
+
+template <class T>
+void check_swapped_load(const std::string& path, const std::vector<T>& values) {
+  INFO(path);
+  const std::string d = other_order(shmarray::npy::descr<T>());
+  write_bytes(path, npy_bytes("{'descr': '" + d + "', 'fortran_order': False, 'shape': (" +
+                                  std::to_string(values.size()) + ",), }",
+                              swapped_bytes(values)));
+  auto a = shared_array<T>::load(path);
+  REQUIRE(a.size() == values.size());
+  CHECK(std::equal(values.begin(), values.end(), a.begin()));
+  CHECK(a.dtype() == shmarray::npy::descr<T>());
+  shmarray::npy::file_reader r(path);
+  CHECK(r.hdr().descr == d);
+  CHECK(r.data_descr() == shmarray::npy::descr<T>());
+  CHECK(r.swaps_bytes());
+  std::vector<T> got(values.size()), raw(values.size());
+  r.read_data(got.data());
+  CHECK(got == values);
+  r.read_data_as_stored(raw.data());
+  CHECK(std::memcmp(raw.data(), swapped_bytes(values).data(), raw.size() * sizeof(T)) == 0);
+}
+}  // namespace
+
+TEST_CASE("Issue 13: a descr without byte order loads as native ('f8', 'i4')",
+          "[npyfile][load][issue13]") {
+  temp_dir dir;
+  const std::vector<double> d = {1.5, -2.25, 1e300};
+  write_bytes(dir / "f8.npy", npy_bytes("{'descr': 'f8', 'fortran_order': False, 'shape': (3,), }",
+                                        std::string(reinterpret_cast<const char*>(d.data()), 24)));
+  auto a = shared_array<double>::load(dir / "f8.npy");
+  CHECK(std::equal(d.begin(), d.end(), a.begin()));
+  CHECK(shmarray::npy::file_reader(dir / "f8.npy").hdr().descr == "<f8");
+  const std::vector<std::int32_t> i = {7, -8};
+  write_bytes(dir / "i4.npy", npy_bytes("{'descr': 'i4', 'fortran_order': True, 'shape': (2,), }",
+                                        std::string(reinterpret_cast<const char*>(i.data()), 8)));
+  CHECK(shared_array<std::int32_t>::load(dir / "i4.npy").data()[1] == -8);
+  for (const char* spelled : {"=i4", "|i4", "i", "int32", "intc"}) {
+    INFO(spelled);
+    write_bytes(dir / "s.npy", npy_bytes(std::string("{'descr': '") + spelled +
+                                             "', 'fortran_order': False, 'shape': (2,), }",
+                                         std::string(reinterpret_cast<const char*>(i.data()), 8)));
+    CHECK(shared_array<std::int32_t>::load(dir / "s.npy").data()[0] == 7);
+  }
+  // 'b' is NumPy's int8, not bool.
+  write_bytes(dir / "b.npy",
+              npy_bytes("{'descr': 'b', 'fortran_order': False, 'shape': (1,), }", "\xff"));
+  CHECK(shared_array<std::int8_t>::load(dir / "b.npy").data()[0] == -1);
+  CHECK(error_of([&] { shared_array<bool>::load(dir / "b.npy"); }) == errc::type_mismatch);
+}
+
+TEST_CASE("Issue 13: load byte-swaps a file in the other byte order on the way in",
+          "[npyfile][load][issue13]") {
+  temp_dir dir;
+  check_swapped_load<double>(dir / "f8.npy", {1.5, -0.0, 1e-310, 123456789.125});
+  check_swapped_load<float>(dir / "f4.npy", {1.5f, -3.0f});
+  check_swapped_load<std::int32_t>(dir / "i4.npy", {1, 258, -3, 0x12345678});
+  check_swapped_load<std::uint16_t>(dir / "u2.npy", {1, 0xff00, 0x1234});
+  check_swapped_load<std::int64_t>(dir / "i8.npy", {-1, 0x0102030405060708});
+  check_swapped_load<std::complex<double>>(dir / "c16.npy", {{1.0, -2.0}, {0.5, 3.25}});
+  check_swapped_load<std::complex<float>>(dir / "c8.npy", {{1.0f, -2.0f}});
+  // One-byte types have no byte order: '>u1' is '|u1'.
+  write_bytes(dir / "u1.npy",
+              npy_bytes("{'descr': '>u1', 'fortran_order': False, 'shape': (2,), }", "\x01\x02"));
+  CHECK(!shmarray::npy::file_reader(dir / "u1.npy").swaps_bytes());
+  CHECK(shared_array<std::uint8_t>::load(dir / "u1.npy").data()[1] == 2);
+  // Another type in the other order is still a type mismatch, which says what the file holds.
+  const std::string msg = shmtest::message_of([&] { shared_array<float>::load(dir / "f8.npy"); });
+  CHECK(msg.find(other_order("<f8")) != std::string::npos);
+  CHECK(error_of([&] { shared_array<float>::load(dir / "f8.npy"); }) == errc::type_mismatch);
+  // More than one 16 MiB chunk, and a last chunk that is not full: every element swapped once.
+  const std::size_t n = (std::size_t{20} << 20) / 8 + 3;
+  {
+    std::vector<double> v(n);
+    for (std::size_t k = 0; k < n; ++k) v[k] = static_cast<double>(k) + 0.5;
+    write_bytes(dir / "big.npy",
+                npy_bytes("{'descr': '" + other_order("<f8") +
+                              "', 'fortran_order': False, 'shape': (" + std::to_string(n) + ",), }",
+                          swapped_bytes(v)));
+  }
+  auto big = shared_array<double>::load(dir / "big.npy");
+  std::size_t wrong = 0;
+  for (std::size_t k = 0; k < n; ++k) wrong += big.data()[k] != static_cast<double>(k) + 0.5;
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("Issue 13: load and file_reader refuse a header longer than max_header_size",
+          "[npyfile][load][issue13]") {
+  temp_dir dir;
+  const std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }";
+  const std::string one(8, '\0');
+  write_bytes(dir / "ok.npy", npy_bytes(dict, one, 10000));
+  write_bytes(dir / "long.npy", npy_bytes(dict, one, 10001));
+  write_bytes(dir / "huge.npy", npy_bytes(dict, one, std::size_t{2} << 20));  // 2 MiB, format 2.0
+  CHECK(shared_array<double>::load(dir / "ok.npy").size() == 1);
+  for (const char* f : {"long.npy", "huge.npy"}) {
+    INFO(f);
+    const std::string name = unique_name("long");
+    shm_eraser e(name);
+    shmarray::create_options o;
+    o.name = name;
+    const std::string msg = shmtest::message_of([&] { shared_array<double>::load(dir / f, o); });
+    CHECK(error_of([&] { shared_array<double>::load(dir / f, o); }) == errc::bad_format);
+    CHECK(msg.find(dir / f) != std::string::npos);
+    CHECK(msg.find(std::string(f) == "long.npy" ? "10001 bytes long" : "2097152 bytes long") !=
+          std::string::npos);
+    CHECK(msg.find("max_header_size = 10000 (NumPy") != std::string::npos);
+    CHECK(msg.find("create_options::max_header_size") != std::string::npos);
+    CHECK(!shm_exists(name));
+    CHECK(error_of([&] { shmarray::npy::file_reader r(dir / f); }) == errc::bad_format);
+    // Raised, as np.load(max_header_size=...) is: the whole header is read, however long.
+    o.max_header_size = std::size_t{4} << 20;
+    auto a = shared_array<double>::load(dir / f, o);
+    CHECK(a.size() == 1);
+    CHECK(a.name() == name);
+    shmarray::npy::file_reader r(dir / f, SIZE_MAX);
+    CHECK(r.hdr().shape == shape_type{1});
+  }
+  // A descr that is not a dtype is refused by the parser, naming it.
+  write_bytes(dir / "f3.npy",
+              npy_bytes("{'descr': '<f3', 'fortran_order': False, 'shape': (1,), }", one));
+  const std::string msg =
+      shmtest::message_of([&] { shmarray::npy::file_reader r(dir / "f3.npy"); });
+  CHECK(msg.find("descr '<f3' is not a valid NumPy dtype") != std::string::npos);
 }

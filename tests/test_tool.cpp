@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -885,4 +886,130 @@ TEST_CASE("info says how much of a segment is on huge pages", "[tool][info][huge
   INFO(j.out);
   CHECK(j.out.find("\"huge_page_bytes\": " + std::to_string(h.huge_page_bytes())) !=
         std::string::npos);
+}
+
+// ---- Issue 13: NumPy 1.24's .npy rules in the tool ---------------------------------------------
+
+TEST_CASE(
+    "Issue 13: info, save and load refuse a header longer than max_header_size unless "
+    "--max-header-size raises it",
+    "[tool][issue13]") {
+  REQUIRE_TOOL();
+  temp_dir dir;
+  // Three int64s after a 10006-byte header (data offset 10016): NumPy refuses it by default.
+  std::string text = "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }";
+  text.append(10006 - text.size() - 1, ' ');
+  text += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(text.size() & 0xff);
+  bytes += static_cast<char>(text.size() >> 8);
+  bytes += text;
+  for (std::int64_t v : {5, -6, 7}) bytes.append(reinterpret_cast<const char*>(&v), 8);
+  const std::string seg = unique_name("longhdr");
+  shm_eraser es(seg);
+  shmtest::write_raw_segment(seg, bytes);
+  write_file(dir / "long.npy", bytes);
+
+  result info = tool({"info", seg});
+  INFO(info.err);
+  CHECK(info.code == 3);
+  CHECK(one_line_error(info));
+  CHECK(info.err.find("10006 bytes long") != std::string::npos);
+  CHECK(info.err.find("max_header_size = 10000 (NumPy") != std::string::npos);
+  CHECK(info.err.find("--max-header-size") != std::string::npos);
+  result raised = tool({"info", "--max-header-size", "10006", seg});
+  INFO(raised.err);
+  CHECK(raised.code == 0);
+  CHECK(raised.out.find("'<i8'") != std::string::npos);
+  CHECK(raised.out.find("[5, -6, 7]") != std::string::npos);
+  CHECK(raised.out.find("data offset:  10016") != std::string::npos);
+
+  result save = tool({"save", seg, dir / "out.npy"});
+  CHECK(save.code == 3);
+  CHECK(save.err.find("--max-header-size") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "out.npy"));
+  CHECK(tool({"save", "--max-header-size=20000", seg, dir / "out.npy"}).code == 0);
+  CHECK(shared_array<std::int64_t>::load(dir / "out.npy").data()[1] == -6);  // a short header now
+
+  const std::string n = unique_name("longload");
+  shm_eraser en(n);
+  result load = tool({"load", "--name", n, dir / "long.npy"});
+  CHECK(load.code == 3);
+  CHECK(one_line_error(load));
+  CHECK(load.err.find("load '" + (dir / "long.npy") + "'") != std::string::npos);
+  CHECK(load.err.find("--max-header-size") != std::string::npos);
+  CHECK(!shm_exists(n));
+  REQUIRE(tool({"load", "--max-header-size", "10006", "--name", n, dir / "long.npy"}).code == 0);
+  CHECK(shared_array<std::int64_t>::attach(n).data()[2] ==
+        7);  // default limit: its header is short
+
+  result bad = tool({"info", "--max-header-size", "lots", seg});
+  CHECK(bad.code == 1);
+  CHECK(one_line_error(bad));
+  // ls sees a file it cannot read as a segment; the reason says why.
+  result ls = tool({"ls", "--all", "--json", my_pattern()});
+  CHECK(ls.out.find("10006 bytes long") != std::string::npos);
+
+  if (!shmtest::python_has_numpy()) SHMTEST_SKIP("the NumPy half: /usr/bin/python3 with NumPy");
+  auto st = python(
+      "import numpy as np, sys\n"
+      "try:\n"
+      "    np.load(sys.argv[1]); sys.exit('NumPy read it')\n"
+      "except ValueError as e:\n"
+      "    assert 'max_header_size' in str(e)\n"
+      "assert list(np.load(sys.argv[1], max_header_size=10006)) == [5, -6, 7]\n"
+      "assert list(np.load(sys.argv[2])) == [5, -6, 7]\n",
+      {dir / "long.npy", dir / "out.npy"});
+  INFO(st.out);
+  CHECK(st.ok());
+}
+
+TEST_CASE(
+    "Issue 13: ls and info list valid .npy files of the dtypes NumPy writes, in NumPy's "
+    "spelling",
+    "[tool][issue13][numpy]") {
+  REQUIRE_TOOL();
+  REQUIRE_NUMPY();
+  const std::vector<std::string> dtypes = {"S3",  "<U2", "<M8[ns]", "<m8[s]", ">c16",
+                                           "<f2", "|V4", ">i4",     "<f16"};
+  std::vector<std::string> names;
+  std::vector<std::unique_ptr<shm_eraser>> erasers;
+  std::string code = "import numpy as np, sys\n";
+  for (std::size_t i = 0; i < dtypes.size(); ++i) {
+    names.push_back(unique_name("dt" + std::to_string(i)));
+    erasers.push_back(std::make_unique<shm_eraser>(names.back()));
+    code += "np.save(open('/dev/shm/" + names.back() + "', 'wb'), np.zeros(2, dtype='" + dtypes[i] +
+            "'))\n";
+  }
+  // Hand-made headers NumPy reads: no byte order ('f8'), and 'b', which is int8.
+  for (const char* d : {"f8", "b"}) {
+    names.push_back(unique_name(std::string("hand-") + d));
+    erasers.push_back(std::make_unique<shm_eraser>(names.back()));
+    code += "t = \"{'descr': '" + std::string(d) +
+            "', 'fortran_order': False, 'shape': (2,), }\".ljust(117) + '\\n'\n"
+            "open('/dev/shm/" +
+            names.back() +
+            "', 'wb').write(b'\\x93NUMPY\\x01\\x00\\x76\\x00' + t.encode() + bytes(16))\n"
+            "assert np.load('/dev/shm/" +
+            names.back() + "').shape == (2,)\n";
+  }
+  auto st = python(code);
+  INFO(code << st.out);
+  REQUIRE(st.ok());
+  result ls = tool({"ls", "--all", my_pattern()});
+  INFO(ls.out << ls.err);
+  CHECK(ls.code == 0);
+  const std::vector<std::string> shown = {"|S3", "<U2", "<M8[ns]", "<m8[s]", ">c16", "<f2",
+                                          "|V4", ">i4", "<f16",    "<f8",    "|i1"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    INFO(names[i]);
+    const std::string line = line_of(ls.out, names[i]);
+    CHECK(line.find(" npy ") != std::string::npos);
+    CHECK(line.find(" " + shown[i] + " ") != std::string::npos);
+    result info = tool({"info", names[i]});
+    CHECK(info.code == 0);
+    CHECK(info.out.find("'" + shown[i] + "'") != std::string::npos);
+  }
+  CHECK(tool({"info", names[dtypes.size() + 1]}).out.find("(int8)") != std::string::npos);
+  CHECK(shared_array<double>::attach(names[dtypes.size()]).size() == 2);
 }

@@ -69,14 +69,22 @@ struct probe : sa::segment_info {
   probe(sa::segment_info&& i, std::string p) : sa::segment_info(std::move(i)), path(std::move(p)) {}
 };
 
-/// Inspects `dir`/`name` (waiting up to `ready` for an unpublished one). Throws shmarray::error:
+/// Inspects `dir`/`name` (waiting up to `ready` for an unpublished one; a header longer than
+/// `max_header_size`, NumPy's limit by default, makes it foreign). Throws shmarray::error:
 /// not_found when there is no such file, and, with `must_open`, permission_denied when it may not
 /// be read; without must_open an unreadable file is kind::unreadable (ls lists what it can).
 inline probe probe_file(const std::string& op, const std::string& dir, const std::string& name,
-                        bool must_open, std::chrono::milliseconds ready = {}) {
+                        bool must_open, std::chrono::milliseconds ready = {},
+                        std::size_t max_header_size = sa::npy::default_max_header_size) {
   const bool default_dir = dir == sa::detail::shm_dir_path;
   try {
-    probe p(sa::inspect(name, {default_dir ? "" : dir, ready, must_open}), dir + "/" + name);
+    sa::inspect_options o;
+    o.directory = default_dir ? "" : dir;
+    o.ready_timeout = ready;
+    o.must_open = must_open;
+    o.max_header_size = max_header_size;
+    o.limit_option = "--max-header-size";
+    probe p(sa::inspect(name, o), dir + "/" + name);
     if (p.native_handle() >= 0 || ::lstat(p.path.c_str(), &p.st) == 0)
       p.age = age_of(p.native_handle(), p.st);
     return p;

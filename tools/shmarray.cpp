@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <new>
 #include <shmarray/error.hpp>
 #include <shmarray/version.hpp>
@@ -102,7 +103,9 @@ const command_help helps[] = {
      "and the first COUNT elements in C index order (like numpy's a.flat).\n"
      "\n"
      "  -n, --count COUNT  elements to show (default 10)\n"
-     "      --json         one JSON object\n"},
+     "      --json         one JSON object\n"
+     "      --max-header-size N  accept an .npy header of up to N characters (default\n"
+     "                     10000, NumPy's max_header_size: np.load refuses longer ones)\n"},
     {"rm",
      "Usage: shmarray rm [--force] NAME...\n"
      "\n"
@@ -124,13 +127,16 @@ const command_help helps[] = {
      "  -n, --dry-run  show what would be removed, remove nothing\n"
      "      --all-users  (root only) also other users' segments\n"},
     {"save",
-     "Usage: shmarray save NAME FILE.npy\n"
+     "Usage: shmarray save [--max-header-size N] NAME FILE.npy\n"
      "\n"
      "Write the array of segment NAME to FILE.npy (replaced atomically; read by numpy.load).\n"
      "The data is streamed: no second copy in memory. Waits up to a second for a segment that\n"
-     "is being published. Writers running meanwhile may leave a mix of old and new values.\n"},
+     "is being published. Writers running meanwhile may leave a mix of old and new values.\n"
+     "\n"
+     "  --max-header-size N  accept an .npy header of up to N characters (default 10000,\n"
+     "                       NumPy's max_header_size)\n"},
     {"load",
-     "Usage: shmarray load [--name NAME] [--mode OCTAL] FILE.npy\n"
+     "Usage: shmarray load [--name NAME] [--mode OCTAL] [--max-header-size N] FILE.npy\n"
      "\n"
      "Copy FILE.npy (NumPy format 1.0, 2.0 or 3.0, C or Fortran order, any numeric, bool,\n"
      "complex or raw-bytes dtype) into a new segment and print its name. The segment stays\n"
@@ -138,7 +144,10 @@ const command_help helps[] = {
      "shared_array<T>::attach(NAME), Python with numpy.load('/dev/shm/NAME', mmap_mode='r+').\n"
      "\n"
      "  --name NAME   the segment's name (default: generated, shmarray-<16 hex digits>)\n"
-     "  --mode OCTAL  its permissions (default 0600)\n"},
+     "  --mode OCTAL  its permissions (default 0600)\n"
+     "  --max-header-size N  accept an .npy header of up to N characters (default 10000,\n"
+     "                NumPy's max_header_size: np.load refuses longer ones)\n"
+     "The bytes are copied as stored: a big-endian file makes a big-endian segment.\n"},
 };
 
 const char* help_of(const std::string& cmd) {
@@ -234,6 +243,14 @@ unsigned long parse_number(const std::string& cmd, const std::string& opt, const
                       (base == 8 ? "an octal mode (e.g. 0640)" : "a count") + " (see 'shmarray " +
                       cmd + " --help')"};
   return n;
+}
+
+/// --max-header-size: the longest .npy header (in characters) the command reads; NumPy's
+/// max_header_size, 10000, by default.
+std::size_t max_header_size_of(const std::string& cmd, const parsed& a) {
+  if (!a.has("--max-header-size")) return sa::npy::default_max_header_size;
+  return parse_number(cmd, "--max-header-size", a.value("--max-header-size", ""), 10,
+                      std::numeric_limits<unsigned long>::max());
 }
 
 bool matches(const std::vector<std::string>& patterns, const std::string& name) {
@@ -427,11 +444,12 @@ void cmd_info(const parsed& a, output& o) {
   const std::string& name = a.positional[0];
   sa::detail::validate_name("info", name);
   const std::size_t count = parse_number("info", "--count", a.value("--count", "10"), 10, 1000000);
-  probe p = probe_file("info", shm_dir(), name, true);
+  probe p = probe_file("info", shm_dir(), name, true, {}, max_header_size_of("info", a));
   if (!p.has_header || p.kind == kind::foreign || p.kind == kind::empty)
-    sa::detail::throw_error(
-        sa::errc::bad_format,
-        "info '" + printable(name) + "': not a shmarray segment: " + printable(p.problem));
+    sa::detail::throw_error(sa::errc::bad_format,
+                            "info '" + printable(name) +
+                                (p.header_too_long ? "': " : "': not a shmarray segment: ") +
+                                printable(p.problem));
   const auto elems = first_elements(p, count, a.has("--json"));
   const std::size_t n = p.header.count();
   const std::string version = std::to_string(p.header.major) + "." + std::to_string(p.header.minor);
@@ -653,7 +671,8 @@ void cmd_save(const parsed& a, output&) {
                                                   : "NAME FILE.npy") +
                       " (see 'shmarray save --help')"};
   sa::detail::validate_name("save", a.positional[0]);
-  probe p = probe_file("save", shm_dir(), a.positional[0], true, std::chrono::milliseconds(1000));
+  probe p = probe_file("save", shm_dir(), a.positional[0], true, std::chrono::milliseconds(1000),
+                       max_header_size_of("save", a));
   save_segment(p, a.positional[1]);
 }
 
@@ -666,7 +685,9 @@ void cmd_load(const parsed& a, output& o) {
     throw usage_error{"shmarray load: --name needs a non-empty NAME"};
   const auto mode =
       static_cast<unsigned>(parse_number("load", "--mode", a.value("--mode", "0600"), 8, 07777));
-  o.out += load_file(shm_dir(), a.positional[0], a.value("--name", ""), mode) + "\n";
+  o.out += load_file(shm_dir(), a.positional[0], a.value("--name", ""), mode,
+                     max_header_size_of("load", a)) +
+           "\n";
 }
 
 struct command {
@@ -703,11 +724,15 @@ int run(int argc, char** argv) {
   }
   static const command commands[] = {
       {"ls", cmd_ls, {{"--all", 'a', false}, {"--json", 0, false}}},
-      {"info", cmd_info, {{"--json", 0, false}, {"--count", 'n', true}}},
+      {"info",
+       cmd_info,
+       {{"--json", 0, false}, {"--count", 'n', true}, {"--max-header-size", 0, true}}},
       {"rm", cmd_rm, {{"--force", 'f', false}}},
       {"gc", cmd_gc, {{"--dry-run", 'n', false}, {"--all-users", 0, false}}},
-      {"save", cmd_save, {}},
-      {"load", cmd_load, {{"--name", 0, true}, {"--mode", 0, true}}},
+      {"save", cmd_save, {{"--max-header-size", 0, true}}},
+      {"load",
+       cmd_load,
+       {{"--name", 0, true}, {"--mode", 0, true}, {"--max-header-size", 0, true}}},
   };
   for (const auto& c : commands) {
     if (cmd != c.name) continue;

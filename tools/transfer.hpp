@@ -63,8 +63,9 @@ inline void save_segment(const probe& p, const std::string& file) {
   if (p.kind == kind::unreadable)
     sa::detail::throw_error(sa::errc::permission_denied, what + ": " + p.problem);
   if (p.kind != kind::shmarray && p.kind != kind::npy)
-    sa::detail::throw_error(sa::errc::bad_format,
-                            what + ": not a shmarray segment: " + printable(p.problem));
+    sa::detail::throw_error(
+        sa::errc::bad_format,
+        what + (p.header_too_long ? ": " : ": not a shmarray segment: ") + printable(p.problem));
   const std::size_t bytes = p.layout.data_bytes;
   sa::npy::file_writer w(file, p.header.descr, p.header.fortran_order, p.header.shape);
   std::vector<char> buf(std::min<std::size_t>(bytes, std::size_t{1} << 20));
@@ -84,13 +85,16 @@ inline void save_segment(const probe& p, const std::string& file) {
 /// Streams the .npy file `file` into a new segment `dir`/`name` (generated when empty) with
 /// permissions `mode`, publishes it and leaves it there: the trailer carries the detached flag,
 /// so `gc` does not take the tool's exit for a crash. Returns the name. On any failure the new
-/// segment is removed.
+/// segment is removed. The bytes are copied as stored: a '>i4' file makes a '>i4' segment, which
+/// NumPy reads as it reads the file (shared_array<T>::load of the file swaps instead). The descr
+/// is written in NumPy's canonical spelling ('f8' -> '<f8'). A header longer than
+/// `max_header_size` is refused, as np.load refuses it.
 inline std::string load_file(const std::string& dir, const std::string& file, std::string name,
-                             unsigned mode) {
+                             unsigned mode,
+                             std::size_t max_header_size = sa::npy::default_max_header_size) {
   namespace d = sa::detail;
-  sa::npy::file_reader r(file);
-  std::string descr = r.hdr().descr;
-  if (descr[0] == '=') descr[0] = sa::npy::detail::byte_order;
+  sa::npy::file_reader r(file, max_header_size, "--max-header-size");
+  const std::string descr = r.hdr().descr;
   const d::layout_plan plan =
       d::plan_layout("load", file, descr, r.hdr().fortran_order, r.hdr().shape, r.item_size());
   const bool generated = name.empty();
@@ -115,7 +119,7 @@ inline std::string load_file(const std::string& dir, const std::string& file, st
   auto* base = static_cast<unsigned char*>(seg.base());
   const std::uint32_t flags = d::trailer_flag_detached | (seg.huge() ? d::trailer_flag_huge : 0u);
   d::write_layout(base, plan, false, r.item_size(), hash, flags, name);
-  r.read_data(base + plan.data_offset());
+  r.read_data_as_stored(base + plan.data_offset());
   seg.publish(d::published_byte);
   seg.disown();  // the segment outlives the tool
   return name;

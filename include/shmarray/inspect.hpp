@@ -66,6 +66,10 @@ struct inspect_options {
   std::chrono::milliseconds ready_timeout{0};
   /// Throw permission_denied when the file may not be opened (else: segment_kind::unreadable).
   bool must_open = true;
+  /// The longest .npy header read (NumPy's max_header_size); a longer one makes the file foreign.
+  std::size_t max_header_size = npy::default_max_header_size;
+  /// How messages name the option that raises it.
+  std::string_view limit_option = "max_header_size";
 };
 
 /// What inspect() found. Move-only: it keeps the file open (read() reads through it, so the data
@@ -77,6 +81,7 @@ struct segment_info {
   struct stat st {};              // fstat of the file opened
   unsigned char byte0 = 0;        // 0x93 once published
   bool has_header = false;        // a .npy header NumPy would read
+  bool header_too_long = false;   // foreign because the header exceeds max_header_size
   npy::header header;             // descr, fortran_order, shape, data_offset
   detail::segment_layout layout;  // element size, data bytes, the trailer and where it is
   bool has_sync = false;          // trailer version 2 or later: a sync block follows the trailer
@@ -123,10 +128,11 @@ inline int open_for_inspect(const std::string& dir, std::string_view name, struc
 }
 
 // Looks at the open file: its header, its data's extent, its trailer and sync block.
-inline void examine(segment_info& info) {
+inline void examine(segment_info& info, const inspect_options& o) {
   const int fd = info.native_handle();
   const auto size = static_cast<std::size_t>(info.st.st_size);
   info.has_header = false;
+  info.header_too_long = false;
   info.layout = {};
   info.has_sync = false;
   info.problem.clear();
@@ -144,8 +150,16 @@ inline void examine(segment_info& info) {
   read_prefix(fd, size, pre);
   info.byte0 = pre.byte0();
   info.kind = segment_kind::foreign;
-  if (problem p = parse_prefix(fd, size, pre, "", info.layout.header)) {
+  if (problem p = parse_prefix(fd, size, pre, npy::source("", "", o.limit_option),
+                               o.max_header_size, info.layout.header)) {
     info.problem = p.reason;
+    const auto* b = reinterpret_cast<const unsigned char*>(pre.bytes);
+    if (pre.got >= 12 && (pre.published() || pre.unpublished()) && b[6] >= 1 && b[6] <= 3) {
+      const std::size_t dict = b[6] == 1 ? 10 : 12, end = npy::data_offset_of(b);
+      info.header_too_long = npy::header_exceeds(b, o.max_header_size) ||
+                             (end <= pre.got && npy::header_text_length(b + dict, end - dict,
+                                                                        b[6]) > o.max_header_size);
+    }
     return;
   }
   info.has_header = true;
@@ -174,12 +188,12 @@ inline void examine(segment_info& info) {
 
 // Sleeps until the creator publishes the file open in `info` (a futex on its first word, through
 // a read-only mapping of one page) or the timeout passes.
-inline void await_published(segment_info& info, std::chrono::milliseconds timeout) {
+inline void await_published(segment_info& info, const inspect_options& o) {
   void* p = ::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, info.native_handle(), 0);
   if (p == MAP_FAILED) return;
-  wait_byte0(p, std::chrono::steady_clock::now() + timeout);
+  wait_byte0(p, std::chrono::steady_clock::now() + o.ready_timeout);
   ::munmap(p, 4096);
-  if (::fstat(info.native_handle(), &info.st) == 0) examine(info);
+  if (::fstat(info.native_handle(), &info.st) == 0) examine(info, o);
 }
 
 }  // namespace detail
@@ -210,9 +224,9 @@ inline segment_info inspect(std::string_view name, const inspect_options& o = {}
                           e);
     return info;
   }
-  detail::examine(info);
+  detail::examine(info, o);
   if (info.kind == segment_kind::unpublished && o.ready_timeout.count() > 0)
-    detail::await_published(info, o.ready_timeout);
+    detail::await_published(info, o);
   return info;
 }
 

@@ -1,6 +1,7 @@
 // The NumPy .npy format: the descr of each element type, writing a header, and a strict parser that
 // accepts what NumPy writes (format 1.0, 2.0, 3.0) and rejects everything else with
-// errc::bad_format. The parser never reads past the bytes it is given, whatever the header claims.
+// errc::bad_format. The parser never reads past the bytes it is given, whatever the header claims,
+// and refuses headers longer than NumPy's max_header_size (10,000) unless the caller raises it.
 #pragma once
 
 #include <complex>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "npy_descr.hpp"
 
 namespace shmarray {
 
@@ -24,15 +26,14 @@ inline constexpr char magic[] = "\x93NUMPY";  // 6 bytes, then major, minor
 inline constexpr std::size_t magic_size = 6;
 inline constexpr std::size_t alignment = 64;  // data offset alignment (NumPy uses 64 since 1.14)
 inline constexpr std::size_t max_rank = 32;   // NumPy's NPY_MAXDIMS
+/// NumPy's limit on the header it reads (numpy.lib.format._MAX_HEADER_SIZE): np.load refuses a
+/// longer one unless given a larger max_header_size (literal_eval is slow on huge input). Ours is
+/// the same by default; attach_options, create_options (for load) and the tool raise it.
+inline constexpr std::size_t default_max_header_size = 10000;
 
 namespace detail {
-inline constexpr bool little_endian =
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    false;
-#else
-    true;
-#endif
-inline constexpr char byte_order = little_endian ? '<' : '>';
+inline constexpr bool little_endian = host_little_endian;  // npy_descr.hpp
+inline constexpr char byte_order = native_order;
 
 template <class T>
 inline constexpr bool is_complex_v = false;
@@ -94,8 +95,27 @@ inline std::size_t data_offset_of(const unsigned char* b) noexcept {
                            std::size_t{b[11]} << 24);
 }
 
+/// The length NumPy compares with max_header_size: that of the header text after the length field
+/// as Python decodes it, so its bytes for formats 1.0 and 2.0 (latin-1) and its UTF-8 characters
+/// for 3.0. `text` holds the `n` bytes of that text.
+inline std::size_t header_text_length(const unsigned char* text, std::size_t n,
+                                      int major) noexcept {
+  if (major != 3) return n;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < n; ++i) chars += (text[i] & 0xc0) != 0x80;  // not a continuation
+  return chars;
+}
+
+/// True when a header's first 12 bytes (`b`, after the magic) already show that it is longer than
+/// `max_header_size`, so a caller need not read the rest: for format 3.0 it takes more than four
+/// bytes a character allowed. parse_header makes the exact check.
+inline bool header_exceeds(const unsigned char* b, std::size_t max_header_size) noexcept {
+  const std::size_t n = data_offset_of(b) - (b[6] == 1 ? 10 : 12);
+  return b[6] == 3 ? n / 4 > max_header_size : n > max_header_size;
+}
+
 struct header {
-  std::string descr;            // e.g. "<f8"
+  std::string descr;            // NumPy's canonical spelling (dtype.str), e.g. "<f8" for 'f8'
   bool fortran_order = false;   // column-major data
   shape_type shape;             // () for 0-d
   std::size_t data_offset = 0;  // where the elements start
@@ -167,14 +187,19 @@ inline std::string write_header(std::string_view descr_, bool fortran_order,
 }
 
 /// Names what a header came from, for messages: `what` ("file 'x.npy'"), or `what` and a `name`
-/// quoted after it ("attach 'frames'"), put together only when a message is built.
+/// quoted after it ("attach 'frames'"), put together only when a message is built; and the
+/// setting that raises max_header_size for it ("attach_options::max_header_size").
 struct source {
   std::string_view what;
   std::string_view name;
+  std::string_view limit_option = "max_header_size";
   // Implicit, so that callers can pass any string as before.
   source(const char* w) noexcept : what(w) {}
   source(const std::string& w) noexcept : what(w) {}
-  source(std::string_view w, std::string_view n = {}) noexcept : what(w), name(n) {}
+  source(std::string_view w, std::string_view n = {}, std::string_view option = {}) noexcept
+      : what(w), name(n) {
+    if (!option.empty()) limit_option = option;
+  }
   std::string str() const {
     std::string s(what);
     if (!name.empty()) s.append(" '").append(name).append("'");
@@ -183,16 +208,50 @@ struct source {
 };
 
 namespace detail {
-// A cursor over the header dict; every read is bounds-checked against `end`.
+// A descr as it can be shown in a message: printable ASCII kept, other bytes as \xNN.
+inline std::string printable_descr(std::string_view d) {
+  std::string s;
+  for (char c : d) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 32 && u < 127) {
+      s += c;
+    } else {
+      const char hex[] = "0123456789abcdef";
+      s += "\\x";
+      s += hex[u >> 4];
+      s += hex[u & 15];
+    }
+  }
+  return s;
+}
+
+// Why parse_header refuses a descr string that canonicalize() does not take.
+inline std::string descr_problem(std::string_view d) {
+  const std::string shown = "descr '" + printable_descr(d) + "'";
+  if (d.find(',') != std::string_view::npos || d.find('(') != std::string_view::npos ||
+      (!d.empty() && d[0] >= '0' && d[0] <= '9'))
+    return shown +
+           " is a comma-separated or subarray dtype string, which shmarray does not support "
+           "(NumPy writes neither: its files hold dtype.str or a list of fields)";
+  if (d.find('/') != std::string_view::npos)
+    return shown + ": datetime unit divisors ('[ns/2]') are not supported";
+  return shown + " is not a valid NumPy dtype (np.dtype() refuses it too)";
+}
+
+// A cursor over the header dict; every read is bounds-checked against `end`. `major` is the
+// format version: 1.0 and 2.0 headers may hold Python 2 longs, 3.0 headers are UTF-8.
 class dict_parser {
  public:
-  dict_parser(const char* b, const char* e, source what) : p_(b), end_(e), what_(what) {}
+  dict_parser(const char* b, const char* e, source what, int major)
+      : p_(b), end_(e), what_(what), major_(major) {}
 
   [[noreturn]] void fail(const std::string& why) const {
     shmarray::detail::throw_error(errc::bad_format, what_.str() + ": bad .npy header: " + why);
   }
+  // Python's whitespace between tokens (form feed included).
   void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r' || *p_ == '\f'))
+      ++p_;
   }
   bool peek(char c) {
     skip_ws();
@@ -208,14 +267,15 @@ class dict_parser {
     for (const char* q = p_; q < end_ && q < p_ + 12; ++q) s += (*q >= 32 && *q < 127) ? *q : '?';
     return s + "'";
   }
-  // A quoted string without escapes, as a view into the header (no allocation).
+  // A quoted string without escapes, as a view into the header (no allocation). Python takes
+  // control characters in a string but not NUL or a line end.
   std::string_view string_literal() {
     skip_ws();
     if (p_ >= end_ || (*p_ != '\'' && *p_ != '"')) fail("expected a string" + found());
     char q = *p_++;
     const char* start = p_;
     while (p_ < end_ && *p_ != q) {
-      if (*p_ == '\\' || static_cast<unsigned char>(*p_) < 32)
+      if (*p_ == '\\' || *p_ == '\0' || *p_ == '\n' || *p_ == '\r')
         fail("unsupported character in a string");
       ++p_;
     }
@@ -230,9 +290,15 @@ class dict_parser {
     if (match("False")) return false;
     fail("expected True or False" + found());
   }
+  // A dimension: a Python decimal integer (no leading zeros, except in 0 itself). Python 2 longs
+  // ("6L") pass in format 1.0 and 2.0 headers only, with an uppercase L, as in NumPy 1.24: it
+  // drops an 'L' name token that follows a number before evaluating such headers
+  // (format._filter_header), so "6L", "6 L" and "6L L" read as 6 but "6l", "6LL" and any 'L' of a
+  // 3.0 header are syntax errors.
   std::size_t integer() {
     skip_ws();
     if (p_ >= end_ || *p_ < '0' || *p_ > '9') fail("expected a non-negative integer" + found());
+    const char* start = p_;
     std::size_t v = 0;
     while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
       if (__builtin_mul_overflow(v, std::size_t{10}, &v) ||
@@ -240,8 +306,27 @@ class dict_parser {
         fail("a dimension does not fit in size_t");
       ++p_;
     }
-    if (p_ < end_ && (*p_ == 'L' || *p_ == 'l')) ++p_;  // Python 2 longs
+    if (*start == '0' && v != 0)
+      fail("'" + std::string(start, p_) + "': a decimal integer with a leading zero is not Python");
+    const char* digits_end = p_;
+    for (;;) {  // the 'L' tokens NumPy drops
+      const char* q = p_;
+      while (q < end_ && (*q == ' ' || *q == '\t' || *q == '\f')) ++q;
+      if (major_ > 2 || q >= end_ || *q != 'L' || (q + 1 < end_ && identifier_char(q[1]))) break;
+      p_ = q + 1;
+    }
+    const char* q = p_;
+    while (q < end_ && (*q == ' ' || *q == '\t' || *q == '\f')) ++q;
+    if (q < end_ && (*q == 'L' || *q == 'l'))
+      fail("'" + std::string(start, digits_end) + std::string(digits_end, q + 1) +
+           "': a Python 2 long suffix NumPy does not read" +
+           (major_ > 2 ? std::string(" (format 3.0 headers take none)")
+                       : std::string(" (it takes an uppercase 'L' alone, in format 1.0 and 2.0)")));
     return v;
+  }
+  static bool identifier_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           static_cast<unsigned char>(c) >= 0x80;
   }
   shape_type tuple() {
     expect('(');
@@ -282,6 +367,7 @@ class dict_parser {
   const char* p_;
   const char* end_;
   source what_;
+  int major_;
 };
 }  // namespace detail
 
@@ -306,7 +392,7 @@ inline const char* parse_canonical_head(const char* p, const char* e, std::strin
     ++p;
   }
   const std::size_t dl = static_cast<std::size_t>(p - d);
-  if (p == e || dl < 2 || dl > 16) return nullptr;
+  if (p == e || dl > 64) return nullptr;
   ++p;
   if (!lit(", 'fortran_order': ", 19)) return nullptr;
   if (lit("True", 4))
@@ -330,12 +416,15 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   bool fortran = false;
   p = parse_canonical_head(p, e, descr, fortran);
   if (!p) return false;
+  canonical_descr c;
+  if (!canonicalize(descr, c, h.major == 3)) return false;
   if (!lit(", 'shape': (", 12)) return false;
   std::size_t dims[max_rank];
   std::size_t rank = 0;
   if (!lit(")", 1)) {
     for (;;) {
       if (p == e || *p < '0' || *p > '9' || rank == max_rank) return false;
+      if (*p == '0' && e - p > 1 && p[1] >= '0' && p[1] <= '9') return false;  // "06"
       std::size_t v = 0;
       for (; p < e && *p >= '0' && *p <= '9'; ++p)
         if (__builtin_mul_overflow(v, std::size_t{10}, &v) ||
@@ -357,18 +446,37 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   while (p < e && *p == ' ') ++p;
   if (p < e && *p == '\n') ++p;
   if (p != e) return false;
-  h.descr.assign(descr.data(), descr.size());
+  h.descr.assign(c.text, c.size);
   h.fortran_order = fortran;
   h.shape.assign(dims, dims + rank);
   return true;
 }
 }  // namespace detail
 
+namespace detail {
+[[noreturn]] inline void header_too_long(const source& what, std::size_t length,
+                                         std::size_t max_header_size, int major) {
+  shmarray::detail::throw_error(
+      errc::bad_format,
+      what.str() + ": the .npy header is " + std::to_string(length) +
+          (major == 3 ? " characters" : " bytes") +
+          " long, more than max_header_size = " + std::to_string(max_header_size) +
+          (max_header_size == default_max_header_size
+               ? " (NumPy's limit: np.load refuses it too unless given a larger max_header_size)"
+               : "") +
+          "; if you trust it, raise " + std::string(what.limit_option));
+}
+}  // namespace detail
+
 /// Parses the header at the start of `data` (`size` readable bytes). `what` names the source in
 /// messages ("segment 'frames'", "file 'x.npy'"). Throws errc::bad_format for anything that is not
-/// a header NumPy would write; checks that prod(shape)*itemsize does not overflow, but not that the
-/// data fits in `size` (the caller knows the element size).
-inline header parse_header(const void* data, std::size_t size, source what) {
+/// a header NumPy 1.24 reads (np.load's verdict) and for what this library cannot represent
+/// (structured and subarray dtypes); checks that prod(shape)*itemsize does not overflow, but not
+/// that the data fits in `size` (the caller knows the element size). As np.load does, it refuses a
+/// header whose text (after the length field) is longer than `max_header_size` characters; pass
+/// SIZE_MAX for no limit. The descr it returns is NumPy's canonical spelling (see canonicalize).
+inline header parse_header(const void* data, std::size_t size, source what,
+                           std::size_t max_header_size = default_max_header_size) {
   const auto* b = static_cast<const unsigned char*>(data);
   // Messages are built only on the error paths: the success path allocates nothing but the
   // header's shape.
@@ -387,16 +495,23 @@ inline header parse_header(const void* data, std::size_t size, source what) {
   if (size < prefix)
     shmarray::detail::throw_error(errc::bad_format, w() + ": truncated .npy header");
   std::size_t hlen = data_offset_of(b) - prefix;
+  // The length first, so that a caller who read only the start of a long header learns why.
+  if (header_exceeds(b, max_header_size))
+    detail::header_too_long(what, hlen, max_header_size, h.major);
   if (hlen > size - prefix)
     shmarray::detail::throw_error(errc::bad_format, w() + ": the .npy header claims " +
                                                         std::to_string(hlen) + " bytes but only " +
                                                         std::to_string(size - prefix) + " follow");
+  if (hlen > max_header_size) {  // format 3.0: NumPy counts UTF-8 characters
+    const std::size_t chars = header_text_length(b + prefix, hlen, h.major);
+    if (chars > max_header_size) detail::header_too_long(what, chars, max_header_size, h.major);
+  }
   h.data_offset = prefix + hlen;
   const char* p = reinterpret_cast<const char*>(b + prefix);
   std::size_t ignored_bytes;
   if (detail::parse_canonical(p, hlen, h) && checked_bytes(h.shape, 1, ignored_bytes)) return h;
   h.shape.clear();
-  detail::dict_parser ps(p, p + hlen, what);
+  detail::dict_parser ps(p, p + hlen, what, h.major);
   bool seen_descr = false, seen_fortran = false, seen_shape = false;
   ps.expect('{');
   while (!ps.peek('}')) {
@@ -404,7 +519,10 @@ inline header parse_header(const void* data, std::size_t size, source what) {
     ps.expect(':');
     if (key == "descr" && !seen_descr) {
       if (ps.peek('[')) ps.fail("structured dtypes (a list descr) are not supported");
-      h.descr = ps.string_literal();
+      const std::string_view d = ps.string_literal();
+      canonical_descr c;
+      if (!canonicalize(d, c, h.major == 3)) ps.fail(detail::descr_problem(d));
+      h.descr.assign(c.text, c.size);
       seen_descr = true;
     } else if (key == "fortran_order" && !seen_fortran) {
       h.fortran_order = ps.boolean();
@@ -413,7 +531,7 @@ inline header parse_header(const void* data, std::size_t size, source what) {
       h.shape = ps.tuple();
       seen_shape = true;
     } else {
-      ps.fail("unexpected or repeated key '" + std::string(key) + "'");
+      ps.fail("unexpected or repeated key '" + detail::printable_descr(key) + "'");
     }
     if (!ps.peek(',')) break;
     ps.expect(',');
@@ -422,8 +540,6 @@ inline header parse_header(const void* data, std::size_t size, source what) {
   if (!ps.at_end()) ps.fail("extra characters after the dict");
   if (!seen_descr || !seen_fortran || !seen_shape)
     ps.fail("missing key (needs 'descr', 'fortran_order' and 'shape')");
-  if (h.descr.size() < 2 || h.descr.size() > 16)
-    ps.fail("descr '" + h.descr + "' is not a simple dtype");
   std::size_t ignored;
   if (!checked_bytes(h.shape, 1, ignored)) ps.fail("the shape's element count overflows size_t");
   return h;
@@ -452,22 +568,22 @@ inline std::size_t itemsize(std::string_view d) noexcept {
   return v;
 }
 
-/// True when a descr read from a file means the same as ours ('=' and '|' and '<' on a
-/// little-endian host are the same for single bytes, etc.).
+/// True when two descrs mean the same dtype, as NumPy sees it: their canonical spellings agree
+/// ('f8', '=f8', '|f8' and '<f8' on a little-endian host; '<u1' and '|u1'; 'd' and 'float64').
+/// Descrs that are not dtypes are the same only when spelled the same.
 inline bool same_descr(std::string_view found, std::string_view ours) noexcept {
-  if (found == ours) return true;
-  if (found.size() != ours.size() || found.size() < 2) return false;
-  if (found.substr(1) != ours.substr(1)) return false;
-  auto norm = [](char c, std::string_view rest) {
-    if (c == '=') return detail::byte_order;
-    if (c == '|' && rest.size() >= 2 && rest.substr(1) == "1") return '|';
-    return c;
-  };
-  char a = norm(found[0], found.substr(1)), b = norm(ours[0], ours.substr(1));
-  if (a == b) return true;
-  // One-byte types: byte order is meaningless, NumPy writes '|'.
-  if (found.substr(1).size() >= 2 && found.substr(2) == "1") return true;
-  return false;
+  canonical_descr a, b;
+  if (!canonicalize(found, a) || !canonicalize(ours, b)) return found == ours;
+  return a.view() == b.view();
+}
+
+/// True when `found` is `ours` in the other byte order ('>f8' for '<f8'): data a reader must
+/// byte-swap, as load does; attach, which maps the data, cannot.
+inline bool byte_swapped(std::string_view found, std::string_view ours) noexcept {
+  canonical_descr a, b;
+  if (!canonicalize(found, a) || !canonicalize(ours, b)) return false;
+  return a.size == b.size && a.text[0] != b.text[0] && a.text[0] != '|' && b.text[0] != '|' &&
+         a.view().substr(1) == b.view().substr(1);
 }
 
 }  // namespace npy

@@ -1,6 +1,8 @@
-// .npy files on disk: read a header (bounded, whatever the file claims) and stream the data in
-// chunks, and write an array as a file, also in chunks. Used by shared_array::load/save and the
-// shmarray tool; neither ever holds a second full-size copy of the data.
+// .npy files on disk: read a header (bounded, whatever the file claims, and refused past NumPy's
+// max_header_size unless raised) and stream the data in chunks, byte-swapped into this host's
+// order when the file holds the other one ('>f8' on x86-64), and write an array as a file, also in
+// chunks. Used by shared_array::load/save and the shmarray tool; neither ever holds a second
+// full-size copy of the data.
 #pragma once
 
 #include <fcntl.h>
@@ -21,55 +23,43 @@ namespace npy {
 
 /// Bytes per element of a descr whose data the file layer can carry, or 0 when it cannot:
 /// numbers ('b1', 'i', 'u', 'f', 'c'), raw bytes ('V<n>', 'S<n>'), UCS-4 strings ('U<n>': 4 bytes a
-/// character) and datetimes ('m8[unit]', 'M8[unit]'). Object arrays ('O', pickles) and anything
-/// else are 0. The byte order character ('<', '>', '|', '=') is optional.
+/// character) and datetimes ('m8[unit]', 'M8[unit]'), in any spelling NumPy reads ('f8', 'd',
+/// 'float64', see canonicalize). Object arrays ('O', pickles), empty items ('S0') and what is not
+/// a dtype are 0.
 inline std::size_t element_size(std::string_view d) noexcept {
-  std::size_t i = 0;
-  if (i < d.size() && (d[i] == '<' || d[i] == '>' || d[i] == '|' || d[i] == '=')) ++i;
-  if (i >= d.size()) return 0;
-  const char kind = d[i++];
-  std::size_t n = 0, digits = 0;
-  for (; i < d.size() && d[i] >= '0' && d[i] <= '9'; ++i, ++digits) {
-    if (n > 100000000) return 0;
-    n = n * 10 + static_cast<std::size_t>(d[i] - '0');
-  }
-  if (digits == 0 || n == 0) return 0;
-  std::string_view rest = d.substr(i);
-  const bool unit = rest.size() >= 3 && rest.front() == '[' && rest.back() == ']';
-  switch (kind) {
-    case 'b': return rest.empty() && n == 1 ? 1 : 0;
-    case 'i':
-    case 'u': return rest.empty() && (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) ? n : 0;
-    case 'f': return rest.empty() && (n == 2 || n == 4 || n == 8 || n == 16) ? n : 0;
-    case 'c': return rest.empty() && (n == 8 || n == 16 || n == 32) ? n : 0;
-    case 'V':
-    case 'S': return rest.empty() ? n : 0;
-    case 'U': return rest.empty() ? n * 4 : 0;
-    case 'm':
-    case 'M': return (rest.empty() || unit) && n == 8 ? n : 0;
-    default: return 0;
-  }
+  canonical_descr c;
+  if (!canonicalize(d, c) || c.text[1] == 'O') return 0;
+  return canonical_itemsize(c.view());
 }
 
 /// An open .npy file positioned at its data. Not copyable; closes its fd.
 class file_reader {
  public:
-  /// Opens `path` and parses its header (reading at most what the file holds). Checks that the
-  /// dtype is one the file layer carries (element_size) and that the file holds all the data the
-  /// header announces. Throws not_found, permission_denied, bad_format.
-  explicit file_reader(const std::string& path) : path_(path) {
+  /// Opens `path` and parses its header, reading no more of it than the file holds and refusing,
+  /// as np.load does, one longer than `max_header_size` (the message names `limit_option` as the
+  /// way to raise it). Checks that the dtype is one the file layer carries (element_size) and that
+  /// the file holds all the data the header announces. Throws not_found, permission_denied,
+  /// bad_format.
+  explicit file_reader(const std::string& path,
+                       std::size_t max_header_size = default_max_header_size,
+                       std::string_view limit_option = "file_reader's max_header_size")
+      : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) fail_os("open");
     struct stat st {};
     if (::fstat(fd_, &st) != 0) fail_os("fstat");
     if (!S_ISREG(st.st_mode)) fail(errc::bad_format, "not a regular file");
     size_ = static_cast<std::size_t>(st.st_size);
-    // The header is at most 12 + 2^32 bytes in theory; NumPy's are small. Read what is there, up
-    // to 1 MiB, and let the parser check the claimed length against it.
-    std::size_t want = size_ < (std::size_t{1} << 20) ? size_ : (std::size_t{1} << 20);
-    std::string buf(want, '\0');
-    read_exact(buf.data(), want, 0);
-    hdr_ = parse_header(buf.data(), buf.size(), "file '" + path_ + "'");
+    // The start of the file first (NumPy's headers are 64-256 bytes); the rest of a longer header
+    // only when the limit allows it, so a file that claims a 4 GiB header costs nothing. The
+    // destructor does not run when the constructor throws: close the file on the way out.
+    try {
+      read_header(max_header_size, limit_option);
+    } catch (...) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
     const std::size_t item = element_size(hdr_.descr);
     if (item == 0)
       fail(errc::bad_format, "dtype '" + hdr_.descr +
@@ -86,6 +76,9 @@ class file_reader {
                                  " bytes of data, the file has " + std::to_string(have));
     item_ = item;
     nbytes_ = nbytes;
+    swap_unit_ = swap_unit(hdr_.descr);
+    data_descr_ = hdr_.descr;
+    if (swap_unit_) data_descr_[0] = detail::native_order;
   }
   file_reader(const file_reader&) = delete;
   file_reader& operator=(const file_reader&) = delete;
@@ -93,17 +86,57 @@ class file_reader {
     if (fd_ >= 0) ::close(fd_);
   }
 
+  /// The header as the file has it (its descr in NumPy's canonical spelling: '>f8', '<i4').
   const header& hdr() const noexcept { return hdr_; }
+  /// The descr of what read_data() delivers: hdr().descr in this host's byte order ('>f8' ->
+  /// '<f8' on x86-64; unchanged for '|' types and for files in this host's order).
+  const std::string& data_descr() const noexcept { return data_descr_; }
+  /// True when read_data() byte-swaps: the file holds multi-byte data in the other byte order.
+  bool swaps_bytes() const noexcept { return swap_unit_ != 0; }
   /// prod(shape) * element_size(descr).
   std::size_t data_bytes() const noexcept { return nbytes_; }
   std::size_t item_size() const noexcept { return item_; }
   const std::string& path() const noexcept { return path_; }
 
-  /// Reads the data (data_bytes() bytes) straight into dst, in chunks: no second buffer. Throws
-  /// bad_format if the file shrank since it was opened.
-  void read_data(void* dst) { read_exact(static_cast<char*>(dst), nbytes_, hdr_.data_offset); }
+  /// Reads the data (data_bytes() bytes) straight into dst in chunks, no second buffer, in this
+  /// host's byte order: the data of a file in the other order ('>f8' on x86-64) is byte-swapped
+  /// on the way in, element by element (each half of a complex, each UCS-4 character), so dst
+  /// holds data_descr() values equal to NumPy's. Throws bad_format if the file shrank since it was
+  /// opened.
+  void read_data(void* dst) {
+    if (swap_unit_ == 0) return read_exact(static_cast<char*>(dst), nbytes_, hdr_.data_offset);
+    auto* p = static_cast<char*>(dst);
+    constexpr std::size_t step = std::size_t{1} << 24;  // a multiple of every swap unit
+    for (std::size_t done = 0; done < nbytes_;) {
+      const std::size_t n = nbytes_ - done < step ? nbytes_ - done : step;
+      read_exact(p + done, n, hdr_.data_offset + done);
+      swap_bytes(p + done, n, swap_unit_);
+      done += n;
+    }
+  }
+  /// Reads the data bytes exactly as the file stores them (hdr().descr's byte order).
+  void read_data_as_stored(void* dst) {
+    read_exact(static_cast<char*>(dst), nbytes_, hdr_.data_offset);
+  }
 
  private:
+  // Reads the header (all of it only when max_header_size allows) and parses it into hdr_.
+  void read_header(std::size_t max_header_size, std::string_view limit_option) {
+    std::string buf(size_ < 4096 ? size_ : 4096, '\0');
+    read_exact(buf.data(), buf.size(), 0);
+    const auto* b = reinterpret_cast<const unsigned char*>(buf.data());
+    if (buf.size() >= 12 && std::memcmp(b, magic, magic_size) == 0 && b[6] >= 1 && b[6] <= 3 &&
+        !header_exceeds(b, max_header_size)) {
+      const std::size_t end = data_offset_of(b);
+      if (end > buf.size()) {
+        const std::size_t have = buf.size();
+        buf.resize(end < size_ ? end : size_);
+        read_exact(buf.data() + have, buf.size() - have, have);
+      }
+    }
+    hdr_ =
+        parse_header(buf.data(), buf.size(), source("load", path_, limit_option), max_header_size);
+  }
   void read_exact(char* dst, std::size_t n, std::size_t at) {
     while (n > 0) {
       std::size_t chunk = n < (std::size_t{1} << 24) ? n : (std::size_t{1} << 24);
@@ -131,7 +164,9 @@ class file_reader {
   std::size_t size_ = 0;
   std::size_t item_ = 0;
   std::size_t nbytes_ = 0;
+  std::size_t swap_unit_ = 0;
   header hdr_;
+  std::string data_descr_;
 };
 
 /// Writes an .npy file (format 1.0/2.0, 64-byte aligned data) piece by piece. The bytes go to a

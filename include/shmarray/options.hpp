@@ -3,9 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 #include "detail/huge_pages.hpp"
+#include "npy.hpp"
 
 namespace shmarray {
 
@@ -18,6 +20,9 @@ struct create_options {
   /// 2 MiB huge pages for segments of at least 2 MiB, where the kernel gives them (prefer), or
   /// never (off), or as a condition (require: no_space otherwise). See detail/huge_pages.hpp.
   shmarray::huge_pages huge_pages = shmarray::huge_pages::prefer;
+  /// load: the longest .npy header accepted, in characters (NumPy's max_header_size, same
+  /// default); raise it for a trusted file with a longer one. SIZE_MAX: no limit.
+  std::size_t max_header_size = npy::default_max_header_size;
 };
 
 /// How an existing segment is attached.
@@ -27,6 +32,9 @@ struct attach_options {
   /// Accept a segment owned by another uid. Off by default: another user could have created the
   /// name in advance and be waiting for this process to write secrets into it or read its data.
   bool allow_foreign_owner = false;
+  /// The longest .npy header accepted, in characters: NumPy's max_header_size, same default
+  /// (10,000). Raise it for a trusted segment with a longer one. SIZE_MAX: no limit.
+  std::size_t max_header_size = npy::default_max_header_size;
 };
 
 }  // namespace shmarray

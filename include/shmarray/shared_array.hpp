@@ -145,8 +145,11 @@ class shared_array {
   }
 
   /// A new array holding the contents of an .npy file (NumPy format 1.0-3.0, C or Fortran order,
-  /// which the array keeps). The file's dtype must be T's (type_mismatch otherwise); a truncated
-  /// file or a header that lies is bad_format. The data streams from the file into shared memory.
+  /// which the array keeps). The file's dtype must be T's in either byte order (type_mismatch
+  /// otherwise): a file in the other one ('>f8' on x86-64, as a.astype('>f8') saves) is
+  /// byte-swapped on the way in, so the values equal NumPy's. A truncated file, a header that
+  /// lies or one longer than create_options::max_header_size is bad_format. The data streams from
+  /// the file into shared memory.
   static shared_array load(manager& m, const std::string& path, const create_options& o = {}) {
     return load_(&m, path, o);
   }
@@ -179,8 +182,10 @@ class shared_array {
   // ---- Factories: clients -------------------------------------------------------------------
 
   /// Attaches to the segment `name`: its shape, dtype and order come from the segment, and are
-  /// checked against T. Waits up to ready_timeout for a creator that has not published yet.
-  /// Throws not_found, type_mismatch, bad_format, not_ready, permission_denied, ...
+  /// checked against T. Waits up to ready_timeout for a creator that has not published yet. A
+  /// segment in the other byte order ('>f8') is a type_mismatch: attach maps the data and cannot
+  /// swap it; load() the file instead. Throws not_found, type_mismatch, bad_format (also for a
+  /// header longer than attach_options::max_header_size), not_ready, permission_denied, ...
   static shared_array attach(std::string_view name, const attach_options& o = {}) {
     return attach_(name, nullptr, o);
   }
@@ -573,8 +578,8 @@ class shared_array {
   }
 
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
-    npy::file_reader r(path);
-    if (!npy::same_descr(r.hdr().descr, npy::descr<T>()))
+    npy::file_reader r(path, o.max_header_size, "create_options::max_header_size");
+    if (!npy::same_descr(r.data_descr(), npy::descr<T>()))  // '>f8' is swapped into a double
       detail::throw_error(
           errc::type_mismatch,
           detail::msg("load '", path, "': the file holds ", detail::describe_descr(r.hdr().descr),
@@ -613,14 +618,20 @@ class shared_array {
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::size_t size = a.seg_.size();
     detail::segment_layout l;
-    if (detail::problem p =
-            detail::parse_prefix(a.seg_.fd(), size, pre, npy::source(op, n), l.header))
+    if (detail::problem p = detail::parse_prefix(
+            a.seg_.fd(), size, pre, npy::source(op, n, "attach_options::max_header_size"),
+            o.max_header_size, l.header))
       p.raise(op, n);
     const npy::header& h = l.header;
     if (!npy::same_descr(h.descr, npy::descr<T>()))
       fail(errc::type_mismatch,
            detail::msg("the segment holds ", detail::describe_descr(h.descr), ", asked for ",
-                       detail::describe_descr(npy::descr<T>())));
+                       detail::describe_descr(npy::descr<T>()),
+                       npy::byte_swapped(h.descr, npy::descr<T>())
+                           ? ": the other byte order, which attach cannot swap in place (it maps "
+                             "the data); load the .npy file with load(), which swaps on the way "
+                             "in, or have NumPy write this host's order"
+                           : ""));
     if (detail::problem p = detail::check_layout(a.seg_.fd(), size, pre, sizeof(value_type), l))
       p.raise(op, n);
     if (h.data_offset % alignof(value_type) != 0)

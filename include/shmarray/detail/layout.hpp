@@ -207,10 +207,11 @@ struct segment_layout {
 };
 
 /// Parses the header in `pre` (published, or unpublished with the creator's header in place),
-/// reading the rest of a header longer than the prefix through `fd`. `what` names the segment in
+/// reading the rest of a header longer than the prefix through `fd` -- unless it is longer than
+/// `max_header_size` (NumPy's rule), which parse_header then refuses. `what` names the segment in
 /// parse_header's messages.
 inline problem parse_prefix(int fd, std::size_t size, const prefix& pre, npy::source what,
-                            npy::header& out) {
+                            std::size_t max_header_size, npy::header& out) {
   const char* hdr = pre.bytes;
   std::size_t got = pre.got;
   std::string large;
@@ -223,7 +224,8 @@ inline problem parse_prefix(int fd, std::size_t size, const prefix& pre, npy::so
   }
   if (got >= 12) {
     const std::size_t end = npy::data_offset_of(reinterpret_cast<const unsigned char*>(hdr));
-    if (end > got && end <= size && std::memcmp(hdr, npy::magic, npy::magic_size) == 0) {
+    if (end > got && end <= size && std::memcmp(hdr, npy::magic, npy::magic_size) == 0 &&
+        !npy::header_exceeds(reinterpret_cast<const unsigned char*>(hdr), max_header_size)) {
       large.resize(end);  // a long header: read all of it
       got = pread_full(fd, large.data(), end, 0);
       if (got) large[0] = npy::magic[0];
@@ -231,7 +233,7 @@ inline problem parse_prefix(int fd, std::size_t size, const prefix& pre, npy::so
     }
   }
   try {
-    out = npy::parse_header(hdr, got, what);
+    out = npy::parse_header(hdr, got, what, max_header_size);
   } catch (const error& e) {
     std::string_view r = e.reason();
     const std::string w = what.str();
