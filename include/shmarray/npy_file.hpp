@@ -15,41 +15,13 @@
 
 #include "error.hpp"
 #include "npy.hpp"
+#include "record.hpp"
 
 namespace shmarray {
 namespace npy {
 
-/// Bytes per element of a descr whose data the file layer can carry, or 0 when it cannot:
-/// numbers ('b1', 'i', 'u', 'f', 'c'), raw bytes ('V<n>', 'S<n>'), UCS-4 strings ('U<n>': 4 bytes a
-/// character) and datetimes ('m8[unit]', 'M8[unit]'). Object arrays ('O', pickles) and anything
-/// else are 0. The byte order character ('<', '>', '|', '=') is optional.
-inline std::size_t element_size(std::string_view d) noexcept {
-  std::size_t i = 0;
-  if (i < d.size() && (d[i] == '<' || d[i] == '>' || d[i] == '|' || d[i] == '=')) ++i;
-  if (i >= d.size()) return 0;
-  const char kind = d[i++];
-  std::size_t n = 0, digits = 0;
-  for (; i < d.size() && d[i] >= '0' && d[i] <= '9'; ++i, ++digits) {
-    if (n > 100000000) return 0;
-    n = n * 10 + static_cast<std::size_t>(d[i] - '0');
-  }
-  if (digits == 0 || n == 0) return 0;
-  std::string_view rest = d.substr(i);
-  const bool unit = rest.size() >= 3 && rest.front() == '[' && rest.back() == ']';
-  switch (kind) {
-    case 'b': return rest.empty() && n == 1 ? 1 : 0;
-    case 'i':
-    case 'u': return rest.empty() && (n == 1 || n == 2 || n == 4 || n == 8 || n == 16) ? n : 0;
-    case 'f': return rest.empty() && (n == 2 || n == 4 || n == 8 || n == 16) ? n : 0;
-    case 'c': return rest.empty() && (n == 8 || n == 16 || n == 32) ? n : 0;
-    case 'V':
-    case 'S': return rest.empty() ? n : 0;
-    case 'U': return rest.empty() ? n * 4 : 0;
-    case 'm':
-    case 'M': return (rest.empty() || unit) && n == 8 ? n : 0;
-    default: return 0;
-  }
-}
+// element_size(descr), the bytes per element of any dtype a file can carry (structures too), is
+// in record.hpp.
 
 /// An open .npy file positioned at its data. Not copyable; closes its fd.
 class file_reader {
@@ -74,7 +46,8 @@ class file_reader {
     if (item == 0)
       fail(errc::bad_format, "dtype '" + hdr_.descr +
                                  "' is not supported (numbers, bool, complex, raw bytes 'V'/'S', "
-                                 "'U' strings and datetimes are; object arrays are not)");
+                                 "'U' strings, datetimes and structures of these are; object "
+                                 "arrays and empty structures are not)");
     std::size_t nbytes = 0;
     const std::size_t have = size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0;
     if (!checked_bytes(hdr_.shape, item, nbytes))

@@ -27,6 +27,7 @@
 #include "mdspan.hpp"
 #include "npy.hpp"
 #include "npy_file.hpp"
+#include "record.hpp"
 #include "segment.hpp"
 #include "sync.hpp"
 
@@ -744,11 +745,12 @@ class shared_array {
 
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
     npy::file_reader r(path);
-    if (!npy::same_descr(r.hdr().descr, npy::descr<T>()))
+    if (!npy::same_dtype<T>(r.hdr().descr))
       detail::throw_error(errc::type_mismatch, "load '" + path + "': the file holds " +
                                                    detail::describe_descr(r.hdr().descr) +
                                                    ", asked for " +
-                                                   detail::describe_descr(npy::descr<T>()));
+                                                   detail::describe_descr(npy::descr<T>()) +
+                                                   npy::dtype_difference<T>(r.hdr().descr));
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
     auto fill = [&](shared_array& a) {
@@ -866,10 +868,11 @@ class shared_array {
       }
     }
     npy::header h = npy::parse_header(hdr, got, npy::source(op, n));
-    if (!npy::same_descr(h.descr, npy::descr<T>()))
+    if (!npy::same_dtype<T>(h.descr))
       detail::throw_error(errc::type_mismatch,
                           what() + ": the segment holds " + detail::describe_descr(h.descr) +
-                              ", asked for " + detail::describe_descr(npy::descr<T>()));
+                              ", asked for " + detail::describe_descr(npy::descr<T>()) +
+                              npy::dtype_difference<T>(h.descr));
     std::size_t nbytes = 0;
     if (!npy::checked_bytes(h.shape, sizeof(value_type), nbytes) || h.data_offset > size ||
         nbytes > size - h.data_offset)
