@@ -158,9 +158,10 @@ inline std::string shape_string(const shape_type& shape) {
 /// '\n' so that the data starts at a multiple of 64. Format 1.0 unless the dict needs 2.0.
 inline std::string write_header(std::string_view descr_, bool fortran_order,
                                 const shape_type& shape) {
-  std::string dict = "{'descr': '";
+  const bool list = !descr_.empty() && descr_[0] == '[';  // a structured descr, unquoted
+  std::string dict = list ? "{'descr': " : "{'descr': '";
   dict += descr_;
-  dict += "', 'fortran_order': ";
+  dict += list ? ", 'fortran_order': " : "', 'fortran_order': ";
   dict += fortran_order ? "True" : "False";
   dict += ", 'shape': ";
   dict += shape_string(shape);

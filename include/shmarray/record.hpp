@@ -359,7 +359,8 @@ inline std::string difference(const dtype& e, const dtype& f, const std::string&
                            : "'" + path.substr(0, path.size() - 1) + "'") +
              " has " + std::to_string(f.fields.size()) + ")";
     if (i >= e.fields.size())
-      return "field '" + path + f.fields[i].name + "': expected no field " + std::to_string(i + 1) +
+      return "field '" + path + f.fields[i].name + "': expected no field" +
+             (i == 0 ? std::string() : " after '" + path + e.fields[i - 1].name + "'") +
              ", found " + field_text(f.fields[i], base);
     const dtype_field& a = e.fields[i];
     const dtype_field& b = f.fields[i];
