@@ -279,12 +279,16 @@ std::vector<std::string> first_elements(const probe& p, std::size_t count, bool 
   std::vector<std::string> out;
   const std::size_t n = p.hdr.count();
   const dtype_view v = view_of(p.hdr.descr, p.item);
+  const bool structured = sa::npy::is_structured(p.hdr.descr);
+  const sa::npy::dtype record =
+      structured ? sa::npy::parse_dtype(p.hdr.descr, p.name) : sa::npy::dtype{};
   std::vector<unsigned char> buf(p.item);
   for (std::size_t k = 0; k < n && k < count; ++k) {
     std::size_t at = p.hdr.data_offset + memory_index(p.hdr, k) * p.item;
     if (!pread_exact(p.fd.get(), buf.data(), p.item, at))
       sa::detail::throw_error(sa::errc::bad_format, "'" + p.name + "': the segment shrank");
-    out.push_back(format_element(v, buf.data(), json));
+    out.push_back(structured ? format_record(record, buf.data(), json)
+                             : format_element(v, buf.data(), json));
   }
   return out;
 }
@@ -367,7 +371,9 @@ void cmd_ls(const parsed& a, output& o) {
   for (const auto& p : found) {
     std::vector<std::string> r{printable(p.name), state_name(p)};
     if (p.has_header && p.item && p.k != kind::foreign) {
-      r.push_back(printable(p.hdr.descr));
+      r.push_back(sa::npy::is_structured(p.hdr.descr)
+                      ? record_summary(sa::npy::parse_dtype(p.hdr.descr, p.name))
+                      : printable(p.hdr.descr));
       r.push_back(sa::npy::shape_string(p.hdr.shape));
       r.push_back(p.hdr.fortran_order ? "F" : "C");
     } else {
@@ -467,6 +473,30 @@ void cmd_info(const parsed& a, output& o) {
     w.key("fortran_order").boolean(p.hdr.fortran_order);
     w.key("data_offset").num(static_cast<std::uint64_t>(p.hdr.data_offset));
     w.key("item_size").num(static_cast<std::uint64_t>(p.item));
+    if (sa::npy::is_structured(
+            p.hdr.descr)) {  // a structured dtype: its fields, nested ones inside
+      struct fields_json {
+        static void write(json_writer& j, const sa::npy::dtype& d) {
+          j.begin_array();
+          for (const auto& f : d.fields) {
+            j.begin_object().key("name").str(f.name);
+            if (f.type.structured()) {
+              j.key("fields");
+              write(j, f.type);
+            } else {
+              j.key("descr").str(f.type.simple);
+            }
+            j.key("offset").num(static_cast<std::uint64_t>(f.offset));
+            j.key("shape").begin_array();
+            for (auto s : f.shape) j.num(static_cast<std::uint64_t>(s));
+            j.end_array().end_object();
+          }
+          j.end_array();
+        }
+      };
+      w.key("fields");
+      fields_json::write(w, sa::npy::parse_dtype(p.hdr.descr, p.name));
+    }
     w.key("data_bytes").num(static_cast<std::uint64_t>(p.data_bytes));
     w.end_object();
     w.key("trailer");
@@ -534,8 +564,20 @@ void cmd_info(const parsed& a, output& o) {
                                     short_bytes(static_cast<std::uint64_t>(p.st.st_size)) +
                                     " on 2 MiB pages");
   row("header:", "NPY format " + version);
-  row("  descr:", "'" + printable(p.hdr.descr) + "'" + (dt.empty() ? "" : " (" + dt + ")") + ", " +
-                      std::to_string(p.item) + " bytes per element");
+  const bool structured = sa::npy::is_structured(p.hdr.descr);
+  const sa::npy::dtype record =
+      structured ? sa::npy::parse_dtype(p.hdr.descr, p.name) : sa::npy::dtype{};
+  row("  descr:",
+      "'" + printable(p.hdr.descr) + "'" +
+          (structured   ? " (structured: " + std::to_string(record.fields.size()) + " fields)"
+           : dt.empty() ? ""
+                        : " (" + dt + ")") +
+          ", " + std::to_string(p.item) + " bytes per element");
+  if (structured) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    record_rows(record, "", 0, fields);
+    for (auto& f : fields) row("  field " + f.first + ":", std::move(f.second));
+  }
   row("  shape:", sa::npy::shape_string(p.hdr.shape) + ", " + std::to_string(n) + " element" +
                       (n == 1 ? "" : "s"));
   row("  order:", p.hdr.fortran_order ? "Fortran (column-major)" : "C (row-major)");

@@ -269,6 +269,11 @@ class dtype_parser {
 };
 }  // namespace detail
 
+/// True for a list descr (a structured dtype), as parse_header stores it.
+inline bool is_structured(std::string_view descr) noexcept {
+  return !descr.empty() && descr.front() == '[';
+}
+
 /// Parses a descr as a header holds it: a simple descr ("<f8") or a list of fields. Throws
 /// bad_format, naming `what`, for anything NumPy 1.24 would not read as a dtype (and for object
 /// fields, and escapes in names). NumPy's dict form ({'names': ...}) is refused, as np.load does.
@@ -287,7 +292,7 @@ inline void check_structured_descr(std::string_view descr, source what) {
 /// arrays ('O', pickles) and anything else are 0. The byte order character ('<', '>', '|', '=') is
 /// optional.
 inline std::size_t element_size(std::string_view d) noexcept {
-  if (d.empty() || d.front() != '[') return detail::simple_size(d);
+  if (!is_structured(d)) return detail::simple_size(d);
   try {
     return parse_dtype(d, "descr").itemsize;
   } catch (...) {  // bad_format, or no memory for the parse
@@ -633,7 +638,7 @@ template <class T>
 bool same_dtype(std::string_view found) {
   if constexpr (is_record_v<T>) {
     if (found == descr<T>()) return true;  // our own spelling, and NumPy's
-    if (found.empty() || found.front() != '[') return false;
+    if (!is_structured(found)) return false;
     return first_difference(detail::record_dtype<std::remove_cv_t<T>>(),
                             parse_dtype(found, "descr"))
         .empty();
@@ -647,7 +652,7 @@ bool same_dtype(std::string_view found) {
 template <class T>
 std::string dtype_difference(std::string_view found) {
   if constexpr (is_record_v<T>) {
-    if (found.empty() || found.front() != '[')
+    if (!is_structured(found))
       return ": not a structured dtype (T is described with SHMARRAY_RECORD)";
     std::string d =
         first_difference(detail::record_dtype<std::remove_cv_t<T>>(), parse_dtype(found, "descr"));
