@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -204,28 +205,26 @@ class dtype_parser {
     }
     return simple(string());
   }
-  static bool taken(const dtype& d, std::string_view n) {
-    for (const auto& f : d.fields)
-      if (f.name == n || (!f.title.empty() && f.title == n)) return true;
-    return false;
-  }
-  void field(dtype& d, std::size_t& at, std::size_t depth) {
+  // `names` holds the names and titles of the structure's fields so far (views into the text).
+  void field(dtype& d, std::size_t& at, std::size_t depth,
+             std::unordered_set<std::string_view>& names) {
     const char close = open_sequence("a field (a tuple: name, format[, shape])");
-    dtype_field f;
+    std::string_view name, title;
     bool plain_name = true;
     skip_ws();
     if (p_ < end_ && (*p_ == '(' || *p_ == '[')) {  // ('title', 'name')
       const char c = open_sequence("a name");
-      f.title = string();
+      title = string();
       expect(',');
-      f.name = string();
+      name = string();
       skip_comma();
       expect(c);
       plain_name = false;
     } else {
-      f.name = string();
+      name = string();
     }
     expect(',');
+    dtype_field f;
     shape_type inner;
     f.type = format(inner, depth);
     if (skip_comma() && !peek(close)) {
@@ -240,11 +239,15 @@ class dtype_parser {
       if (__builtin_mul_overflow(bytes, n, &bytes)) fail("a field's size overflows size_t");
     // NumPy's rule (descr_to_dtype): an unnamed void field -- 'V<n>' or any subarray -- is padding.
     const bool padding =
-        plain_name && f.name.empty() &&
+        plain_name && name.empty() &&
         (!f.shape.empty() || (!f.type.structured() && is_void_descr(f.type.simple)));
     if (!padding) {
-      if (taken(d, f.name) || (!f.title.empty() && (f.title == f.name || taken(d, f.title))))
-        fail("the name '" + f.name + "' is used twice");
+      if (!names.insert(name).second)
+        fail("the name '" + std::string(name) + "' is used twice (as a name or a title)");
+      if (!title.empty() && !names.insert(title).second)
+        fail("the title '" + std::string(title) + "' is used twice (as a name or a title)");
+      f.name = name;
+      f.title = title;
       f.offset = at;
       d.fields.push_back(std::move(f));
     }
@@ -254,8 +257,9 @@ class dtype_parser {
     expect('[');
     dtype d;
     std::size_t at = 0;
+    std::unordered_set<std::string_view> names;
     while (!peek(']')) {
-      field(d, at, depth);
+      field(d, at, depth, names);
       if (!skip_comma()) break;
     }
     expect(']');
