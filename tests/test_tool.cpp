@@ -409,15 +409,15 @@ TEST_CASE("Issue 13: ls, info, save and load show and carry a structured dtype",
   result info = tool({"info", n});
   INFO(info.out << info.err);
   REQUIRE(info.code == 0);
-  for (const std::string& want : std::vector<std::string>{
-           "'" + shmarray::npy::descr<Particle>() +
-               "' (structured: 5 fields), 56 bytes per element",
-           "field x:      '<f8' (float64) at offset 0\n",
-           "field id:     '<i4' (int32) at offset 16\n",
-           "field v:      '<f8' (float64), shape (3,), at offset 24\n",
-           "field in:     a structure of 2 fields, 8 bytes, at offset 48\n",
-           "field in.b:   '<f4' (float32) at offset 52\n",
-           "[(0.5, -0.0, 7, [1.0, 2.0, 3.0], (0, 2.5)), (1.5, -1.0, 8, [1.0, 2.0, 4.0], (1, 2.5))]"})
+  for (
+      const std::string& want : std::vector<std::string>{
+          "'" + shmarray::npy::descr<Particle>() + "' (structured: 5 fields), 56 bytes per element",
+          "field x:      '<f8' (float64) at offset 0\n",
+          "field id:     '<i4' (int32) at offset 16\n",
+          "field v:      '<f8' (float64), shape (3,), at offset 24\n",
+          "field in:     a structure of 2 fields, 8 bytes, at offset 48\n",
+          "field in.b:   '<f4' (float32) at offset 52\n",
+          "[(0.5, -0.0, 7, [1.0, 2.0, 3.0], (0, 2.5)), (1.5, -1.0, 8, [1.0, 2.0, 4.0], (1, 2.5))]"})
     CHECK(info.out.find(want) != std::string::npos);
   // save writes the structured header NumPy reads; load makes a segment attach<Particle> takes.
   shmtest::temp_dir dir("toolrec");
