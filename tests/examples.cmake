@@ -65,6 +65,10 @@ set(SHMARRAY_EXAMPLE_EXTRA "-DNUMPY_OUTPUT=OK: C.. sees NumPy's change")
 shmarray_example_test(numpy_interop numpy_interop 0 "OK: C.. sees NumPy's change|skipped"
   "${PROJECT_SOURCE_DIR}/examples/numpy_interop.py")
 set_tests_properties(example_numpy_interop PROPERTIES SKIP_REGULAR_EXPRESSION "SHMTEST-SKIPPED")
+# Issue 13: a struct described with SHMARRAY_RECORD, read and changed by NumPy by field name.
+set(SHMARRAY_EXAMPLE_EXTRA "-DNUMPY_OUTPUT=OK: C.. and NumPy agree on the particles")
+shmarray_example_test(particles particles 0 "OK: C.. and NumPy agree on the particles|skipped")
+set_tests_properties(example_particles PROPERTIES SKIP_REGULAR_EXPRESSION "SHMTEST-SKIPPED")
 unset(SHMARRAY_EXAMPLE_EXTRA)
 
 # The producer/consumer pairing test (test_producer_consumer.cpp) executes the two programs.

@@ -512,8 +512,8 @@ TEST_CASE("lying, truncated and garbage segments are bad_format", "[faults][form
       {"repeated key",
        raw_header("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (1,), }") +
            std::string(8, '\0')},
-      {"structured descr",
-       raw_header("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }") +
+      {"structured descr that is not a dtype",
+       raw_header("{'descr': [('a', '<f3')], 'fortran_order': False, 'shape': (1,), }") +
            std::string(8, '\0')},
       {"NUL inside the dict", raw_header(std::string("{'descr': '<f\0', 'fortran_order': False, "
                                                      "'shape': (1,), }",

@@ -171,7 +171,9 @@ TEST_CASE("malformed headers are bad_format", "[npy]") {
         "{'descr': '<f8', 'fortran_order': False, 'shape': (-2,)}",
         "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999,)}",
         "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}",  // overflow
-        "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2,)}",  // structured
+        "{'descr': [('a', '<f3')], 'fortran_order': False, 'shape': (2,)}",  // no such field type
+        "{'descr': [('a', '<f8'), ('a', '<i4')], 'fortran_order': False, 'shape': (2,)}",  // names
+        "{'descr': [('a', '<f8')]], 'fortran_order': False, 'shape': (2,)}",  // unbalanced
         "{'descr': '<f8', 'fortran_order': False, 'shape': (2,)} trailing",
         "{'descr': '<f8, 'fortran_order': False, 'shape': (2,)}", "not a dict at all", "{",
         "{'descr': '', 'fortran_order': False, 'shape': (2,)}"}) {

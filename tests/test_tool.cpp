@@ -380,6 +380,77 @@ TEST_CASE("ls and info describe segments made by the test", "[tool][ls][info]") 
   CHECK(st.ok());
 }
 
+namespace tooltest {
+struct Inner {
+  std::uint8_t a;
+  float b;
+};
+SHMARRAY_RECORD(Inner, a, b)
+struct Particle {
+  double x, y;
+  std::int32_t id;
+  double v[3];
+  Inner in;
+};
+SHMARRAY_RECORD(Particle, x, y, id, v, in)
+}  // namespace tooltest
+
+TEST_CASE("Issue 13: ls, info, save and load show and carry a structured dtype",
+          "[tool][ls][info][record]") {
+  REQUIRE_TOOL();
+  using tooltest::Particle;
+  const std::string n = unique_name("rec");
+  auto a = shared_array<Particle>::allocate({2}, {n});
+  for (int i = 0; i < 2; ++i)
+    a.data()[i] = {i + 0.5, -1.0 * i, 7 + i, {1, 2, 3.0 + i}, {static_cast<std::uint8_t>(i), 2.5f}};
+  result ls = tool({"ls", my_pattern()});
+  INFO(ls.out << ls.err);
+  REQUIRE(ls.code == 0);
+  CHECK(line_of(ls.out, n).find(" {x, y, id, v, in}  (2,) ") != std::string::npos);
+  result info = tool({"info", n});
+  INFO(info.out << info.err);
+  REQUIRE(info.code == 0);
+  for (
+      const std::string& want : std::vector<std::string>{
+          "'" + shmarray::npy::descr<Particle>() + "' (structured: 5 fields), 56 bytes per element",
+          "field x:      '<f8' (float64) at offset 0\n",
+          "field id:     '<i4' (int32) at offset 16\n",
+          "field v:      '<f8' (float64), shape (3,), at offset 24\n",
+          "field in:     a structure of 2 fields, 8 bytes, at offset 48\n",
+          "field in.b:   '<f4' (float32) at offset 52\n",
+          "[(0.5, -0.0, 7, [1.0, 2.0, 3.0], (0, 2.5)), (1.5, -1.0, 8, [1.0, 2.0, 4.0], (1, 2.5))]"})
+    CHECK(info.out.find(want) != std::string::npos);
+  // save writes the structured header NumPy reads; load makes a segment attach<Particle> takes.
+  shmtest::temp_dir dir("toolrec");
+  REQUIRE(tool({"save", n, dir / "p.npy"}).code == 0);
+  auto back = shared_array<Particle>::load(dir / "p.npy");
+  CHECK(back.data()[1].v[2] == 4.0);
+  const std::string m = unique_name("recload");
+  shm_eraser er(m);
+  REQUIRE(tool({"load", "--name", m, dir / "p.npy"}).code == 0);
+  CHECK(shared_array<const Particle>::attach(m).data()[1].in.a == 1);
+  REQUIRE_NUMPY();
+  result ij = tool({"info", "--json", n});
+  REQUIRE(ij.code == 0);
+  auto st = python(
+      "import json, sys\n"
+      "import numpy as np\n"
+      "d = json.loads(sys.argv[1])\n"
+      "f = d['header']['fields']\n"
+      "assert [e['name'] for e in f] == ['x', 'y', 'id', 'v', 'in'], f\n"
+      "assert f[3] == {'name': 'v', 'descr': '<f8', 'offset': 24, 'shape': [3]}, f\n"
+      "assert f[4]['fields'][1] == {'name': 'b', 'descr': '<f4', 'offset': 4, 'shape': []}, f\n"
+      "e = d['elements'][1]\n"
+      "assert e == {'x': 1.5, 'y': -1.0, 'id': 8, 'v': [1.0, 2.0, 4.0],\n"
+      "             'in': {'a': 1, 'b': 2.5}}, e\n"
+      "a = np.load(sys.argv[2])\n"
+      "assert a.dtype.names == ('x', 'y', 'id', 'v', 'in') and a['v'][1, 2] == 4.0, a\n"
+      "print('ok')\n",
+      {ij.out, dir / "p.npy"});
+  INFO(st.out);
+  CHECK(st.ok());
+}
+
 TEST_CASE("info shows the generation and the lock: free, held by a live process, dead holder",
           "[tool][info][sync][fork]") {
   REQUIRE_TOOL();

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <shmarray/npy.hpp>
@@ -348,6 +349,84 @@ inline std::string format_element(const dtype_view& v, const unsigned char* p, b
       return json ? s + "\"" : s;
     }
   }
+}
+
+// ---- Structured (record) dtypes
+// ---------------------------------------------------------------------------
+
+/// A structured descr in a few words for a table column: "{x, y, id}" with its field names, cut
+/// to `width` characters ("{x, y, ...}").
+inline std::string record_summary(const shmarray::npy::dtype& d, std::size_t width = 40) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < d.fields.size(); ++i) {
+    std::string next = (i ? ", " : "") + printable(d.fields[i].name);
+    if (s.size() + next.size() + 1 > width) {
+      s += i ? ", ..." : "...";
+      break;
+    }
+    s += next;
+  }
+  return s + "}";
+}
+
+/// One line per field, nested fields by their dotted names, offsets from the element's start:
+/// {"x", "'<f8' (float64) at offset 0"}, {"v", "'<f8' (float64), shape (3,), at offset 24"}.
+inline void record_rows(const shmarray::npy::dtype& d, const std::string& prefix, std::size_t base,
+                        std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& f : d.fields) {
+    const std::string name = prefix + printable(f.name);
+    std::string t;
+    if (f.type.structured()) {
+      t = "a structure of " + std::to_string(f.type.fields.size()) + " fields, " +
+          std::to_string(f.type.itemsize) + " bytes";
+    } else {
+      const dtype_view v = view_of(f.type.simple, f.type.itemsize);
+      t = "'" + printable(f.type.simple) + "'" +
+          (v.name.empty() ? std::string() : " (" + std::string(v.name) + ")");
+    }
+    if (!f.shape.empty()) t += ", shape " + shmarray::npy::shape_string(f.shape);
+    if (!f.shape.empty() || f.type.structured()) t += ",";
+    out.emplace_back(name, t + " at offset " + std::to_string(base + f.offset));
+    if (f.type.structured()) record_rows(f.type, name + ".", base + f.offset, out);
+  }
+}
+
+/// One element of a structured dtype as NumPy prints a record: "(1.5, -2.0, 7, [1.0, 2.0],
+/// (0, 2.5))", subarrays as nested lists; with json an object keyed by field name.
+inline std::string format_record(const shmarray::npy::dtype& d, const unsigned char* p, bool json);
+
+inline std::string format_value(const shmarray::npy::dtype& t, const unsigned char* p, bool json) {
+  if (t.structured()) return format_record(t, p, json);
+  return format_element(view_of(t.simple, t.itemsize), p, json);
+}
+
+// The values of a subarray from dimension `k` on, as nested lists.
+inline std::string format_subarray(const shmarray::npy::dtype_field& f, std::size_t k,
+                                   const unsigned char* p, bool json) {
+  if (k == f.shape.size()) return format_value(f.type, p, json);
+  std::size_t stride = f.type.itemsize;
+  for (std::size_t j = k + 1; j < f.shape.size(); ++j) stride *= f.shape[j];
+  std::string s = "[";
+  for (std::size_t i = 0; i < f.shape[k]; ++i) {
+    if (i == 8 && f.shape[k] > 9 && !json) {  // a long subarray is not for a terminal
+      s += ", ...";
+      break;
+    }
+    s += (i ? ", " : "") + format_subarray(f, k + 1, p + i * stride, json);
+  }
+  return s + "]";
+}
+
+inline std::string format_record(const shmarray::npy::dtype& d, const unsigned char* p, bool json) {
+  std::string s = json ? "{" : "(";
+  for (std::size_t i = 0; i < d.fields.size(); ++i) {
+    const auto& f = d.fields[i];
+    if (i) s += ", ";
+    if (json) s += json_string(f.name) + ": ";
+    s += format_subarray(f, 0, p + f.offset, json);
+  }
+  if (!json && d.fields.size() == 1) s += ',';  // Python's 1-tuple
+  return s + (json ? "}" : ")");
 }
 
 }  // namespace shmtool

@@ -292,12 +292,16 @@ std::vector<std::string> first_elements(const probe& p, std::size_t count, bool 
   std::vector<std::string> out;
   const std::size_t n = p.header.count();
   const dtype_view v = view_of(p.header.descr, p.layout.elem_size);
+  const bool structured = sa::npy::is_structured(p.header.descr);
+  const sa::npy::dtype record =
+      structured ? sa::npy::parse_dtype(p.header.descr, p.name) : sa::npy::dtype{};
   std::vector<unsigned char> buf(p.layout.elem_size);
   for (std::size_t k = 0; k < n && k < count; ++k) {
     std::size_t at = p.header.data_offset + memory_index(p.header, k) * p.layout.elem_size;
     if (p.read(at, buf.data(), p.layout.elem_size) != p.layout.elem_size)
       sa::detail::throw_error(sa::errc::bad_format, "'" + p.name + "': the segment shrank");
-    out.push_back(format_element(v, buf.data(), json));
+    out.push_back(structured ? format_record(record, buf.data(), json)
+                             : format_element(v, buf.data(), json));
   }
   return out;
 }
@@ -384,7 +388,9 @@ void cmd_ls(const parsed& a, output& o) {
   for (const auto& p : found) {
     std::vector<std::string> r{printable(p.name), state_name(p)};
     if (p.has_header && p.layout.elem_size && p.kind != kind::foreign) {
-      r.push_back(printable(p.header.descr));
+      r.push_back(sa::npy::is_structured(p.header.descr)
+                      ? record_summary(sa::npy::parse_dtype(p.header.descr, p.name))
+                      : printable(p.header.descr));
       r.push_back(sa::npy::shape_string(p.header.shape));
       r.push_back(p.header.fortran_order ? "F" : "C");
     } else {
@@ -479,6 +485,30 @@ void cmd_info(const parsed& a, output& o) {
     w.key("fortran_order").boolean(p.header.fortran_order);
     w.key("data_offset").num(static_cast<std::uint64_t>(p.header.data_offset));
     w.key("item_size").num(static_cast<std::uint64_t>(p.layout.elem_size));
+    if (sa::npy::is_structured(
+            p.header.descr)) {  // a structured dtype: its fields, nested ones inside
+      struct fields_json {
+        static void write(json_writer& j, const sa::npy::dtype& d) {
+          j.begin_array();
+          for (const auto& f : d.fields) {
+            j.begin_object().key("name").str(f.name);
+            if (f.type.structured()) {
+              j.key("fields");
+              write(j, f.type);
+            } else {
+              j.key("descr").str(f.type.simple);
+            }
+            j.key("offset").num(static_cast<std::uint64_t>(f.offset));
+            j.key("shape").begin_array();
+            for (auto s : f.shape) j.num(static_cast<std::uint64_t>(s));
+            j.end_array().end_object();
+          }
+          j.end_array();
+        }
+      };
+      w.key("fields");
+      fields_json::write(w, sa::npy::parse_dtype(p.header.descr, p.name));
+    }
     w.key("data_bytes").num(static_cast<std::uint64_t>(p.layout.data_bytes));
     w.end_object();
     w.key("trailer");
@@ -546,8 +576,20 @@ void cmd_info(const parsed& a, output& o) {
                                     short_bytes(static_cast<std::uint64_t>(p.st.st_size)) +
                                     " on 2 MiB pages");
   row("header:", "NPY format " + version);
-  row("  descr:", "'" + printable(p.header.descr) + "'" + (dt.empty() ? "" : " (" + dt + ")") +
-                      ", " + std::to_string(p.layout.elem_size) + " bytes per element");
+  const bool structured = sa::npy::is_structured(p.header.descr);
+  const sa::npy::dtype record =
+      structured ? sa::npy::parse_dtype(p.header.descr, p.name) : sa::npy::dtype{};
+  row("  descr:",
+      "'" + printable(p.header.descr) + "'" +
+          (structured   ? " (structured: " + std::to_string(record.fields.size()) + " fields)"
+           : dt.empty() ? ""
+                        : " (" + dt + ")") +
+          ", " + std::to_string(p.layout.elem_size) + " bytes per element");
+  if (structured) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    record_rows(record, "", 0, fields);
+    for (auto& f : fields) row("  field " + f.first + ":", std::move(f.second));
+  }
   row("  shape:", sa::npy::shape_string(p.header.shape) + ", " + std::to_string(n) + " element" +
                       (n == 1 ? "" : "s"));
   row("  order:", p.header.fortran_order ? "Fortran (column-major)" : "C (row-major)");

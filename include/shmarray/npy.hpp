@@ -59,11 +59,33 @@ constexpr char kind() {
 }
 }  // namespace detail
 
-/// The NumPy descr of T: "<f8" for double, "|u1" for unsigned char, "|V12" for a 12-byte struct...
+/// Structs described with SHMARRAY_RECORD (record.hpp) are found by argument-dependent lookup of
+/// shmarray_record(record_tag<T>), so this header needs nothing of record.hpp to recognise them.
+template <class T>
+struct record_tag {};
+namespace detail {
+template <class T, class = void>
+struct record_of {};
+template <class T>
+struct record_of<T, std::void_t<decltype(shmarray_record(record_tag<T>{}))>> {
+  using type = decltype(shmarray_record(record_tag<T>{}));
+};
+template <class T, class = void>
+inline constexpr bool is_record_v = false;
+template <class T>
+inline constexpr bool is_record_v<T, std::void_t<typename record_of<T>::type>> = true;
+}  // namespace detail
+
+/// The NumPy descr of T: "<f8" for double, "|u1" for unsigned char, "|V12" for a 12-byte struct,
+/// a structured descr "[('x', '<f8'), ...]" for a struct described with SHMARRAY_RECORD.
 /// `char` (whose signedness varies) is stored as a raw byte "|V1"; use int8_t/uint8_t for numbers.
 template <class T>
 const std::string& descr() {
   using U = std::remove_cv_t<T>;
+  if constexpr (detail::is_record_v<U>) {
+    static const std::string record(detail::record_of<U>::type::descr());
+    return record;
+  }
   static const std::string value = [] {
     constexpr char k = detail::kind<U>();
     std::string s;
@@ -79,10 +101,11 @@ const std::string& descr() {
   return value;
 }
 
-/// True when T has a NumPy dtype of its own (not the raw-bytes |V<n>).
+/// True when T has a NumPy dtype of its own (not the raw-bytes |V<n>): a number, or a struct
+/// described with SHMARRAY_RECORD.
 template <class T>
 constexpr bool is_numpy_type() {
-  return detail::kind<std::remove_cv_t<T>>() != 'V';
+  return detail::kind<std::remove_cv_t<T>>() != 'V' || detail::is_record_v<std::remove_cv_t<T>>;
 }
 
 /// A parsed .npy header.
@@ -155,9 +178,10 @@ inline std::string shape_string(const shape_type& shape) {
 /// '\n' so that the data starts at a multiple of 64. Format 1.0 unless the dict needs 2.0.
 inline std::string write_header(std::string_view descr_, bool fortran_order,
                                 const shape_type& shape) {
-  std::string dict = "{'descr': '";
+  const bool list = !descr_.empty() && descr_[0] == '[';  // a structured descr, unquoted
+  std::string dict = list ? "{'descr': " : "{'descr': '";
   dict += descr_;
-  dict += "', 'fortran_order': ";
+  dict += list ? ", 'fortran_order': " : "', 'fortran_order': ";
   dict += fortran_order ? "True" : "False";
   dict += ", 'shape': ";
   dict += shape_string(shape);
@@ -283,6 +307,35 @@ class dict_parser {
     std::string_view s(start, static_cast<std::size_t>(p_ - start));
     ++p_;
     return s;
+  }
+  // A list literal "[...]" (a structured descr) as a view into the header: brackets and
+  // parentheses balanced, strings as string_literal reads them, nothing but numbers, commas and
+  // spaces between. What the list means, check_structured_descr (record.hpp) says.
+  std::string_view list_literal() {
+    skip_ws();
+    const char* start = p_;
+    char open[64];
+    std::size_t depth = 0;
+    do {
+      if (p_ >= end_) fail("unterminated list" + found());
+      const char c = *p_;
+      if (c == '\'' || c == '"') {
+        string_literal();
+        continue;
+      }
+      if (c == '[' || c == '(') {
+        if (depth == sizeof open) fail("a descr nested more than 64 levels deep");
+        open[depth++] = c;
+      } else if (c == ']' || c == ')') {
+        if (depth == 0 || open[depth - 1] != (c == ']' ? '[' : '(')) fail("unbalanced" + found());
+        --depth;
+      } else if (!(c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+                   (c >= '0' && c <= '9'))) {
+        fail("unexpected character in a list descr" + found());
+      }
+      ++p_;
+    } while (depth > 0);
+    return std::string_view(start, static_cast<std::size_t>(p_ - start));
   }
   bool boolean() {
     skip_ws();
@@ -468,6 +521,10 @@ namespace detail {
 }
 }  // namespace detail
 
+/// Checks a list descr against NumPy's rules for structured dtypes (record.hpp, included at the
+/// end of this header); throws bad_format naming `what`.
+inline void check_structured_descr(std::string_view descr, source what);
+
 /// Parses the header at the start of `data` (`size` readable bytes). `what` names the source in
 /// messages ("segment 'frames'", "file 'x.npy'"). Throws errc::bad_format for anything that is not
 /// a header NumPy 1.24 reads (np.load's verdict) and for what this library cannot represent
@@ -518,11 +575,15 @@ inline header parse_header(const void* data, std::size_t size, source what,
     std::string_view key = ps.string_literal();
     ps.expect(':');
     if (key == "descr" && !seen_descr) {
-      if (ps.peek('[')) ps.fail("structured dtypes (a list descr) are not supported");
-      const std::string_view d = ps.string_literal();
-      canonical_descr c;
-      if (!canonicalize(d, c, h.major == 3)) ps.fail(detail::descr_problem(d));
-      h.descr.assign(c.text, c.size);
+      if (ps.peek('[')) {
+        h.descr = ps.list_literal();
+        check_structured_descr(h.descr, what);
+      } else {
+        const std::string_view d = ps.string_literal();
+        canonical_descr c;
+        if (!canonicalize(d, c, h.major == 3)) ps.fail(detail::descr_problem(d));
+        h.descr.assign(c.text, c.size);
+      }
       seen_descr = true;
     } else if (key == "fortran_order" && !seen_fortran) {
       h.fortran_order = ps.boolean();
@@ -588,3 +649,6 @@ inline bool byte_swapped(std::string_view found, std::string_view ours) noexcept
 
 }  // namespace npy
 }  // namespace shmarray
+
+// Structured descrs and SHMARRAY_RECORD: parse_header's check_structured_descr is defined there.
+#include "record.hpp"  // IWYU pragma: export

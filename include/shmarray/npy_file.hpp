@@ -17,20 +17,13 @@
 
 #include "error.hpp"
 #include "npy.hpp"
+#include "record.hpp"
 
 namespace shmarray {
 namespace npy {
 
-/// Bytes per element of a descr whose data the file layer can carry, or 0 when it cannot:
-/// numbers ('b1', 'i', 'u', 'f', 'c'), raw bytes ('V<n>', 'S<n>'), UCS-4 strings ('U<n>': 4 bytes a
-/// character) and datetimes ('m8[unit]', 'M8[unit]'), in any spelling NumPy reads ('f8', 'd',
-/// 'float64', see canonicalize). Object arrays ('O', pickles), empty items ('S0') and what is not
-/// a dtype are 0.
-inline std::size_t element_size(std::string_view d) noexcept {
-  canonical_descr c;
-  if (!canonicalize(d, c) || c.text[1] == 'O') return 0;
-  return canonical_itemsize(c.view());
-}
+// element_size(descr), the bytes per element of any dtype a file can carry (structures too), is
+// in record.hpp.
 
 /// An open .npy file positioned at its data. Not copyable; closes its fd.
 class file_reader {
@@ -64,7 +57,8 @@ class file_reader {
     if (item == 0)
       fail(errc::bad_format, "dtype '" + hdr_.descr +
                                  "' is not supported (numbers, bool, complex, raw bytes 'V'/'S', "
-                                 "'U' strings and datetimes are; object arrays are not)");
+                                 "'U' strings, datetimes and structures of these are; object "
+                                 "arrays and empty structures are not)");
     std::size_t nbytes = 0;
     const std::size_t have = size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0;
     if (!checked_bytes(hdr_.shape, item, nbytes))

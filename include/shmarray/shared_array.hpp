@@ -33,6 +33,7 @@
 #include "npy_dtype.hpp"
 #include "npy_file.hpp"
 #include "options.hpp"
+#include "record.hpp"
 #include "segment.hpp"
 #include "sync.hpp"
 
@@ -579,11 +580,12 @@ class shared_array {
 
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
     npy::file_reader r(path, o.max_header_size, "create_options::max_header_size");
-    if (!npy::same_descr(r.data_descr(), npy::descr<T>()))  // '>f8' is swapped into a double
+    if (!npy::same_dtype<T>(r.data_descr()))  // '>f8' is swapped into a double
       detail::throw_error(
           errc::type_mismatch,
           detail::msg("load '", path, "': the file holds ", detail::describe_descr(r.hdr().descr),
-                      ", asked for ", detail::describe_descr(npy::descr<T>())));
+                      ", asked for ", detail::describe_descr(npy::descr<T>()),
+                      npy::dtype_difference<T>(r.hdr().descr)));
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
     auto fill = [&](shared_array& a) {
@@ -623,10 +625,10 @@ class shared_array {
             o.max_header_size, l.header))
       p.raise(op, n);
     const npy::header& h = l.header;
-    if (!npy::same_descr(h.descr, npy::descr<T>()))
+    if (!npy::same_dtype<T>(h.descr))
       fail(errc::type_mismatch,
            detail::msg("the segment holds ", detail::describe_descr(h.descr), ", asked for ",
-                       detail::describe_descr(npy::descr<T>()),
+                       detail::describe_descr(npy::descr<T>()), npy::dtype_difference<T>(h.descr),
                        npy::byte_swapped(h.descr, npy::descr<T>())
                            ? ": the other byte order, which attach cannot swap in place (it maps "
                              "the data); load the .npy file with load(), which swaps on the way "

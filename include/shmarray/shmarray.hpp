@@ -8,6 +8,7 @@
 #include "npy.hpp"
 #include "npy_file.hpp"
 #include "process_pool.hpp"
+#include "record.hpp"
 #include "segment.hpp"
 #include "shared_array.hpp"
 #include "sync.hpp"
