@@ -222,9 +222,9 @@ inline bool tracker_may_unlink(int dir, const char* name, const tracker_names::s
   bool ok = true;
   trailer t{};
   if (::fstat(fd, &st) == 0)
-    ok = S_ISREG(st.st_mode) &&
-         (!read_trailer_at_end(fd, static_cast<std::size_t>(st.st_size), t) ||
-          created_by(t, s.creator_pid, s.creator_start));
+    ok =
+        S_ISREG(st.st_mode) && (!read_trailer_at_end(fd, static_cast<std::size_t>(st.st_size), t) ||
+                                created_by(t, s.creator_pid, s.creator_start));
   ::close(fd);
   return ok;
 }
@@ -542,8 +542,7 @@ class tracker {
       if (fd >= 0) ::close(fd);
   }
   static bool send_all(int fd, const void* msg, std::size_t len) noexcept {
-    return retry([&] { return ::send(fd, msg, len, MSG_NOSIGNAL); }) ==
-           static_cast<ssize_t>(len);
+    return retry([&] { return ::send(fd, msg, len, MSG_NOSIGNAL); }) == static_cast<ssize_t>(len);
   }
   // A dead tracker (or one that has shut down) makes send() fail with EPIPE: the message itself is
   // the liveness check, at no extra system call.
