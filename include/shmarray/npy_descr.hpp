@@ -218,7 +218,7 @@ inline bool canonicalize(std::string_view d, canonical_descr& out, bool utf8 = f
   if (d.empty()) return false;
   // Type names are lowercase words of three letters or more (the common '<f8' skips the table).
   if (d.size() >= 3 && d[0] >= 'a' && d[0] <= 'z' && from_type_name(d, out)) return true;
-  const char order = (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=') ? d[0] : 0;
+  const char order = (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=') ? d[0] : '\0';
   const std::string_view t = d.substr(order ? 1 : 0);
   // datetime64 and timedelta64 are the only names that take a byte order and a unit.
   for (std::string_view name : {std::string_view("datetime64"), std::string_view("timedelta64")}) {
