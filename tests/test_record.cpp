@@ -234,7 +234,7 @@ TEST_CASE("Issue 13: NumPy opens a C++ owner's struct segment with named fields"
   INFO(st.out);
   CHECK(st.ok());
   // save(): the same header in a file NumPy reads.
-  shmtest::temp_dir dir("rec");
+  shmtest::temp_dir dir("rec", "/tmp");  // its path goes into Python string literals
   a.save(dir / "p.npy");
   st = python(std::string(numpy_dtypes) + "a = np.load('" + dir / "p.npy" +
               "')\n"
@@ -247,7 +247,7 @@ TEST_CASE("Issue 13: NumPy opens a C++ owner's struct segment with named fields"
 TEST_CASE("Issue 13: structured .npy files and segments NumPy wrote load and attach",
           "[record][numpy]") {
   REQUIRE_NUMPY();
-  shmtest::temp_dir dir("recnp");
+  shmtest::temp_dir dir("recnp", "/tmp");  // its path goes into Python string literals
   const std::string seg = unique_name("npseg");
   shm_eraser er(seg);
   auto st = python(std::string(numpy_dtypes) +
@@ -324,7 +324,7 @@ TEST_CASE("Issue 13: other spellings of the same structure are accepted", "[reco
       "[('x', '<f8'), ('y', '<f8', ()), ('id', '<i4'), ('', '|u1', (4,))]",  // NumPy's '' rule
       "[(\"x\", '<f8'), ('y', ('<f8', ())), ('id', '<i4'), ('', [('', '|V4')], 1)]",
   };
-  shmtest::temp_dir dir("recsp");
+  shmtest::temp_dir dir("recsp", "/tmp");  // its path goes into Python string literals
   for (const auto& d : same) {
     INFO(d);
     CHECK(npy::same_dtype<Particle>(d));
@@ -382,7 +382,7 @@ TEST_CASE("Issue 13: every mismatch is type_mismatch naming the first field that
       {"void", "'V24'", "the file holds '|V24'"},
   };
   std::string code = std::string(numpy_dtypes);
-  shmtest::temp_dir dir("recmm");
+  shmtest::temp_dir dir("recmm", "/tmp");  // its path goes into Python string literals
   for (const auto& v : variants)
     code += "np.save('" + dir / v.file + ".npy', np.zeros(2, np.dtype(" + v.dtype + ")))\n";
   // Body: a subarray's shape, and a field inside a nested struct.
