@@ -21,11 +21,13 @@
 #include <utility>
 #include <vector>
 
+#include "detail/attach.hpp"
 #include "detail/copy.hpp"
 #include "detail/layout.hpp"
 #include "detail/message.hpp"
 #include "detail/names.hpp"
 #include "detail/type_hash.hpp"
+#include "detail/view.hpp"
 #include "error.hpp"
 #include "manager.hpp"
 #include "mdspan.hpp"
@@ -33,14 +35,13 @@
 #include "npy_dtype.hpp"
 #include "npy_file.hpp"
 #include "options.hpp"
-#include "record.hpp"
 #include "segment.hpp"
 #include "sync.hpp"
 
 namespace shmarray {
 
 template <class T>
-class shared_array {
+class shared_array : public detail::sync_access<shared_array<T>, T> {
   using value_type_ = std::remove_cv_t<T>;
   static_assert(std::is_trivially_copyable_v<value_type_>,
                 "shared_array<T>: T must be trivially copyable (it lives in raw shared memory "
@@ -81,7 +82,7 @@ class shared_array {
     std::swap(size_, o.size_);
     std::swap(fortran_, o.fortran_);
     mgr_.swap(o.mgr_);
-    std::swap(sync_, o.sync_);
+    std::swap(this->sync_, o.sync_);
     std::swap(trailer_at_, o.trailer_at_);
   }
   friend void swap(shared_array& a, shared_array& b) noexcept { a.swap(b); }
@@ -108,20 +109,20 @@ class shared_array {
   /// order is the options' (C unless fortran_order), as for every factory.
   template <class Like>
   static shared_array allocate_like(manager& m, const Like& like, const create_options& o = {}) {
-    return create_(&m, shape_of_(like), o, true, "allocate_like", no_fill_);
+    return create_(&m, detail::shape_of(like), o, true, "allocate_like", no_fill_);
   }
   template <class Like>
   static shared_array allocate_like(const Like& like, const create_options& o = {}) {
-    return create_(nullptr, shape_of_(like), o, true, "allocate_like", no_fill_);
+    return create_(nullptr, detail::shape_of(like), o, true, "allocate_like", no_fill_);
   }
   template <class Like>
   static shared_array allocate_like_unsafe(manager& m, const Like& like,
                                            const create_options& o = {}) {
-    return create_(&m, shape_of_(like), o, false, "allocate_like", no_fill_);
+    return create_(&m, detail::shape_of(like), o, false, "allocate_like", no_fill_);
   }
   template <class Like>
   static shared_array allocate_like_unsafe(const Like& like, const create_options& o = {}) {
-    return create_(nullptr, shape_of_(like), o, false, "allocate_like", no_fill_);
+    return create_(nullptr, detail::shape_of(like), o, false, "allocate_like", no_fill_);
   }
 
   /// A new array holding a copy of `src`: any mdspan (any layout: transposes and slices are
@@ -171,7 +172,7 @@ class shared_array {
                                          huge_pages hp = huge_pages::prefer) {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
     constexpr std::string_view op = "allocate_anonymous";
-    check_shape_(op, "(anonymous)", shape);
+    detail::check_shape(op, "(anonymous)", shape, sizeof(value_type));
     const detail::layout_plan plan = plan_(op, "(anonymous)", shape, fortran_order);
     shared_array a;
     a.seg_ = detail::segment::anonymous(op, plan.total, hp);
@@ -199,37 +200,9 @@ class shared_array {
   /// used as is; the data offset is read from the header. A shape that overflows is
   /// invalid_argument and one larger than the segment is shape_mismatch (both cost nothing).
   static shared_array attach_unsafe(std::string_view name, shape_type shape) {
-    constexpr std::string_view op = "attach_unsafe";
-    check_shape_(op, name, shape);
     shared_array a;
-    detail::deadline none(std::chrono::milliseconds(0));
-    a.seg_ = detail::segment::open(op, std::string(name), read_only, true, none);
-    // One pread of the header's start: the data offset and the order, from the one parser.
-    detail::prefix pre;
-    detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
-    std::size_t off = 0;
-    bool fortran = false;
-    if (pre.got >= 12) {
-      off = npy::data_offset_of(reinterpret_cast<const unsigned char*>(pre.bytes));
-      const std::size_t dict = pre.bytes[6] == 1 ? 10 : 12;
-      std::string_view descr;
-      npy::header h;
-      // The dict's head as NumPy spells it gives the order; any other spelling is parsed whole.
-      if (off <= pre.got &&
-          npy::detail::parse_canonical_head(pre.bytes + dict, pre.bytes + off, descr, fortran) ==
-              nullptr &&
-          npy::try_parse_header(pre.bytes, pre.got, h))
-        fortran = h.fortran_order;
-    }
-    a.seg_.drop_fd();
-    std::size_t need = 0;
-    npy::checked_bytes(shape, sizeof(value_type), need);
-    if (off > a.seg_.size() || need > a.seg_.size() - off)
-      detail::throw_error(
-          errc::shape_mismatch,
-          detail::msg(op, " '", a.seg_.name(), "': shape ", npy::shape_string(shape), " of ",
-                      sizeof(value_type), "-byte elements needs ", off, " + ", need,
-                      " bytes, the segment holds ", a.seg_.size()));
+    const auto [off, fortran] =
+        detail::open_unsafe(a.seg_, name, read_only, shape, sizeof(value_type));
     a.set_view_(off, std::move(shape), fortran);
     return a;
   }
@@ -238,22 +211,8 @@ class shared_array {
   /// the segment holds at least prod(shape) * sizeof(T) bytes.
   static shared_array attach_raw(std::string_view name, shape_type shape,
                                  const attach_options& o = {}) {
-    constexpr std::string_view op = "attach_raw";
-    detail::validate_name(op, name);
-    std::string n(name);
-    check_shape_(op, n, shape);
-    std::size_t need = 0;
-    npy::checked_bytes(shape, sizeof(value_type), need);
     shared_array a;
-    detail::deadline limit(o.ready_timeout);
-    a.seg_ = detail::segment::open(op, std::move(n), read_only, o.allow_foreign_owner, limit);
-    if (a.seg_.size() < need)
-      detail::throw_error(
-          errc::shape_mismatch,
-          detail::msg(op, " '", a.seg_.name(), "': shape ", npy::shape_string(shape), " of ",
-                      sizeof(value_type), "-byte elements needs ", need,
-                      " bytes, the segment holds ", a.seg_.size()));
-    a.seg_.drop_fd();
+    detail::open_raw(a.seg_, name, read_only, shape, sizeof(value_type), o);
     a.set_view_(0, std::move(shape), false);
     return a;
   }
@@ -264,11 +223,11 @@ class shared_array {
   /// for rank <= 1), layout_stride for both. Valid while this handle is open.
   template <std::size_t Rank, class Layout = layout_right>
   mdspan<T, dextents<std::size_t, Rank>, Layout> view() {
-    return make_view_<T, Rank, Layout>();
+    return detail::make_view<T, Rank, Layout>(data_, shape_, fortran_, is_open(), name());
   }
   template <std::size_t Rank, class Layout = layout_right>
   mdspan<const T, dextents<std::size_t, Rank>, Layout> view() const {
-    return make_view_<const T, Rank, Layout>();
+    return detail::make_view<const T, Rank, Layout>(data_, shape_, fortran_, is_open(), name());
   }
 
   T* data() noexcept { return data_; }
@@ -316,93 +275,9 @@ class shared_array {
                                 detail::trailer_flag_detached);
   }
 
-  // ---- Change notification, the lock, snapshots (sync.hpp) ----------------------------------
-  // Segments of format version 2 (made by this version, by fork or by name) carry a sync block.
-  // Older segments, raw segments, plain .npy files and attach_unsafe handles have none: these
-  // members then throw errc::unsupported. Read-only handles (shared_array<const U>) read the
-  // generation, wait for changes and take snapshots, but cannot notify, lock or update (a compile
-  // error): all three write to the block, which they map PROT_READ -- and a reader that could take
-  // the lock could stall the writer, which a snapshot never does.
-
-  /// True when the segment has a generation counter and a lock.
-  bool has_sync() const noexcept { return sync_ != nullptr; }
-  /// The number of updates and notifications so far (0 for a new segment).
-  std::uint64_t generation() const {
-    return detail::sync_ops::generation(sync_or_throw_("generation"));
-  }
-  /// Bumps the generation (release ordering: stores before it are visible to whoever sees the
-  /// new value) and wakes every waiting process. Returns the new generation.
-  std::uint64_t notify() {
-    static_assert(!read_only, "notify: a read-only handle cannot change the generation");
-    return detail::sync_ops::notify(sync_or_throw_("notify"));
-  }
-  /// Sleeps (a futex: no CPU) until the generation is no longer `seen`; returns it, or nullopt
-  /// when `timeout` passes first. Any timeout works; the default waits forever.
-  std::optional<std::uint64_t> wait_changed(
-      std::uint64_t seen,
-      std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) const {
-    return detail::sync_ops::wait_changed(sync_or_throw_("wait_changed"), seen,
-                                          detail::deadline_after(timeout));
-  }
-
-  /// The segment's robust, process-shared lock (Lockable: std::unique_lock, std::scoped_lock). A
-  /// holder that dies never blocks the others: the next locker gets the lock, and
-  /// lock_recovered() then tells it the data may be half-updated. Relocking from the holding
-  /// thread throws invalid_argument (it would deadlock).
-  void lock() {
-    static_assert(!read_only,
-                  "lock: a read-only handle cannot take the lock (it maps it read-only)");
-    detail::robust_mutex::lock(&sync_or_throw_("lock")->lock, name());
-  }
-  bool try_lock() {
-    static_assert(!read_only, "try_lock: a read-only handle cannot take the lock");
-    return detail::robust_mutex::try_lock(&sync_or_throw_("try_lock")->lock, name());
-  }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
-    static_assert(!read_only, "try_lock_for: a read-only handle cannot take the lock");
-    return detail::robust_mutex::try_lock_until(
-        &sync_or_throw_("try_lock_for")->lock,
-        detail::deadline_after(std::chrono::duration_cast<std::chrono::nanoseconds>(d)), name());
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
-    return try_lock_for(t - Clock::now());
-  }
-  /// Releases the lock; throws invalid_argument when this thread does not hold it.
-  void unlock() {
-    static_assert(!read_only, "unlock: a read-only handle cannot hold the lock");
-    detail::robust_mutex::unlock(&sync_or_throw_("unlock")->lock, name());
-  }
-  /// For the lock's holder: true when it took the lock from a holder that died holding it.
-  bool lock_recovered() const { return sync_or_throw_("lock_recovered")->lock.recovered != 0; }
-
-  /// Starts an update that snapshot() readers never see half-done: takes the lock, and when the
-  /// scope ends publishes the next generation and wakes waiters. Write the data in between.
-  update_scope update() {
-    static_assert(!read_only, "update: a read-only handle cannot write");
-    return update_scope(sync_or_throw_("update"), name());
-  }
-  /// Runs `read()` (which reads this array's data) until a run overlapped no update() and returns
-  /// the generation it read, nullopt if `timeout` passed first. `read` must only copy or
-  /// accumulate: runs that overlapped an update see torn data and are thrown away. Never blocks a
-  /// writer. `retries`, when given, counts the runs thrown away.
-  template <class F>
-  std::optional<std::uint64_t> read_consistent(
-      F&& read, std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max(),
-      std::uint64_t* retries = nullptr) const {
-    return detail::sync_ops::read_consistent(sync_or_throw_("read_consistent"),
-                                             std::forward<F>(read), detail::deadline_after(timeout),
-                                             retries);
-  }
-  /// Copies the whole array (size() elements) to `dst` as one update left it; returns that
-  /// update's generation, nullopt if `timeout` passed first (e.g. a writer died mid-update and
-  /// nobody has written since).
-  std::optional<std::uint64_t> snapshot(value_type* dst,
-                                        std::chrono::nanoseconds timeout = std::chrono::seconds(10),
-                                        std::uint64_t* retries = nullptr) const {
-    return read_consistent([&] { std::memcpy(dst, data_, nbytes()); }, timeout, retries);
-  }
+  // ---- Change notification, the lock, snapshots: detail::sync_access (sync.hpp) -------------
+  // has_sync, generation, notify, wait_changed, lock/try_lock*/unlock, lock_recovered, update,
+  // read_consistent, snapshot.
 
   /// Removes the segment's name now and keeps the mapping (Python's unlink()): other processes
   /// can no longer attach, the ones attached keep their views, the memory goes when the last
@@ -423,7 +298,7 @@ class shared_array {
     if (mgr_) mgr_->release(seg_.name());
     mgr_.reset();
     seg_.close();
-    sync_ = nullptr;
+    this->sync_ = nullptr;
     trailer_at_ = 0;
     data_ = nullptr;
     shape_.clear();
@@ -435,32 +310,6 @@ class shared_array {
   template <class>
   friend class shared_array;
 
-  detail::sync_block* sync_or_throw_(const char* op) const {
-    if (!sync_) {
-      if (!is_open())
-        detail::throw_error(errc::closed, detail::msg(op, ": the shared_array is closed"));
-      detail::throw_error(errc::unsupported,
-                          detail::msg(op, " '", name(),
-                                      "': the segment has no generation counter or lock (made by "
-                                      "an older shmarray, a raw or plain .npy segment, or "
-                                      "attached with attach_unsafe); recreate it with this "
-                                      "version"));
-    }
-    return sync_;
-  }
-
-  static void check_shape_(std::string_view op, std::string_view name, const shape_type& shape) {
-    if (shape.size() > npy::max_rank)
-      detail::throw_error(errc::invalid_argument,
-                          detail::msg(op, " '", name, "': rank ", shape.size(),
-                                      " is more than the 32 dimensions NumPy allows"));
-    std::size_t n = 0;
-    if (!npy::checked_bytes(shape, sizeof(value_type), n))
-      detail::throw_error(errc::invalid_argument,
-                          detail::msg(op, " '", name, "': shape ", npy::shape_string(shape), " of ",
-                                      sizeof(value_type), "-byte elements overflows size_t"));
-  }
-
   static detail::layout_plan plan_(std::string_view op, std::string_view name,
                                    const shape_type& shape, bool fortran) {
     return detail::plan_layout(op, name, npy::descr<T>(), fortran, shape, sizeof(value_type));
@@ -471,9 +320,9 @@ class shared_array {
   void finish_create_(shape_type shape, bool fortran, const detail::layout_plan& plan,
                       bool header_too) {
     const std::uint32_t flags = seg_.huge() && !seg_.name().empty() ? detail::trailer_flag_huge : 0;
-    sync_ = detail::write_layout(static_cast<unsigned char*>(seg_.base()), plan, header_too,
-                                 sizeof(value_type), detail::type_hash<value_type>(), flags,
-                                 seg_.name());
+    this->sync_ = detail::write_layout(static_cast<unsigned char*>(seg_.base()), plan, header_too,
+                                       sizeof(value_type), detail::type_hash<value_type>(), flags,
+                                       seg_.name());
     trailer_at_ = plan.trailer_at;
     set_view_(plan.data_offset(), std::move(shape), fortran);
   }
@@ -498,7 +347,8 @@ class shared_array {
     const bool generated = o.name.empty();
     // The shape is checked in every variant (an overflow check costs nothing, and a handle whose
     // size() exceeds its mapping would be a lie); _unsafe skips the name and mode checks.
-    check_shape_(op, generated ? std::string_view("(new)") : std::string_view(o.name), shape);
+    detail::check_shape(op, generated ? std::string_view("(new)") : std::string_view(o.name), shape,
+                        sizeof(value_type));
     if (validate) {
       if (!generated) detail::validate_name(op, o.name);
       if (o.mode > 07777)
@@ -531,51 +381,15 @@ class shared_array {
     return a;
   }
 
-  template <class Like>
-  static shape_type shape_of_(const Like& like) {
-    if constexpr (detail::is_shared_array<Like>::value) {
-      return like.shape();
-    } else if constexpr (detail::is_mdspan<Like>::value) {
-      shape_type s(Like::rank());
-      for (std::size_t r = 0; r < Like::rank(); ++r)
-        s[r] = static_cast<std::size_t>(like.extent(r));
-      return s;
-    } else {
-      static_assert(detail::is_contiguous_range<Like>::value,
-                    "allocate_like/copy: expected a shared_array, an mdspan or a contiguous range");
-      return shape_type{static_cast<std::size_t>(std::size(like))};
-    }
-  }
   template <class Src>
   static shared_array copy_(manager* m, const Src& src, const create_options& o, bool validate) {
-    if constexpr (detail::is_shared_array<Src>::value) {
-      static_assert(std::is_same_v<typename Src::value_type, value_type>,
-                    "copy: the source's element type must be T");
+    if constexpr (detail::is_shared_array<Src>::value)
       if (!src.is_open())
         detail::throw_error(errc::closed, "copy: the source shared_array is closed");
-      auto fill = [&](shared_array& a) {
-        detail::copy_from_array(a.data_, a.fortran_, a.size_, src, o.copy_threads);
-      };
-      return create_(m, src.shape(), o, validate, "copy", fill);
-    } else if constexpr (detail::is_mdspan<Src>::value) {
-      static_assert(std::is_same_v<std::remove_cv_t<typename Src::element_type>, value_type>,
-                    "copy: the mdspan's element type must be T");
-      auto fill = [&](shared_array& a) {
-        detail::copy_from_mdspan(a.data_, a.fortran_, a.size_, src, o.copy_threads);
-      };
-      return create_(m, shape_of_(src), o, validate, "copy", fill);
-    } else {
-      static_assert(detail::is_contiguous_range<Src>::value,
-                    "copy: expected an mdspan, a shared_array or a contiguous range of T");
-      static_assert(
-          std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(*std::data(src))>>,
-                         value_type>,
-          "copy: the range's element type must be T");
-      auto fill = [&](shared_array& a) {
-        if (a.size_) detail::copy_bytes(a.data_, std::data(src), a.nbytes(), o.copy_threads);
-      };
-      return create_(m, shape_of_(src), o, validate, "copy", fill);
-    }
+    auto fill = [&](shared_array& a) {
+      detail::copy_from(a.data_, a.fortran_, a.size_, src, o.copy_threads);
+    };
+    return create_(m, detail::shape_of(src), o, validate, "copy", fill);
   }
 
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
@@ -595,127 +409,16 @@ class shared_array {
     return create_(m, r.hdr().shape, opts, true, "load", fill);
   }
 
-  // attach: open -> read the prefix (pread: the mapping is not touched, so a client pays no page
-  // fault it does not need) -> wait for an unpublished segment -> parse -> check T -> check the
-  // layout and trailer -> map -> view. Messages are built only on the error paths.
+  // attach: detail::open_checked (attach.hpp) opens, waits, validates and maps; here the view.
   static shared_array attach_(std::string_view name, const shape_type* expected,
                               const attach_options& o) {
-    constexpr std::string_view op = "attach";
-    detail::validate_name(op, name);
-    detail::deadline limit(o.ready_timeout);
     shared_array a;
-    a.seg_ = detail::segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit,
-                                   false);
-    const std::string& n = a.seg_.name();
-    auto fail = [&n](errc c, const std::string& why) {
-      detail::throw_error(c, detail::msg("attach '", n, "': ", why));
-    };
-    if (a.seg_.size() == 0)
-      fail(errc::bad_format,
-           detail::msg("the segment is empty (0 bytes) after waiting ", o.ready_timeout.count(),
-                       " ms: not a shmarray segment, or its creator died before sizing it"));
-    detail::prefix pre;
-    detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
-    if (!pre.published()) await_creator_(a, pre, limit);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    const std::size_t size = a.seg_.size();
-    detail::segment_layout l;
-    if (detail::problem p = detail::parse_prefix(
-            a.seg_.fd(), size, pre, npy::source(op, n, "attach_options::max_header_size"),
-            o.max_header_size, l.header))
-      p.raise(op, n);
-    const npy::header& h = l.header;
-    if (!npy::same_dtype<T>(h.descr))
-      fail(errc::type_mismatch,
-           detail::msg("the segment holds ", detail::describe_descr(h.descr), ", asked for ",
-                       detail::describe_descr(npy::descr<T>()), npy::dtype_difference<T>(h.descr),
-                       npy::byte_swapped(h.descr, npy::descr<T>())
-                           ? ": the other byte order, which attach cannot swap in place (it maps "
-                             "the data); load the .npy file with load(), which swaps on the way "
-                             "in, or have NumPy write this host's order"
-                           : ""));
-    if (detail::problem p = detail::check_layout(a.seg_.fd(), size, pre, sizeof(value_type), l))
-      p.raise(op, n);
-    if (h.data_offset % alignof(value_type) != 0)
-      fail(errc::bad_format,
-           detail::msg("the data offset ", h.data_offset, " is not aligned for the element type"));
-    if (l.has_trailer && !npy::is_numpy_type<value_type>() && l.tr.type_hash != 0 &&
-        l.tr.type_hash != detail::type_hash<value_type>())
-      fail(errc::type_mismatch, detail::msg("the segment holds another ", sizeof(value_type),
-                                            "-byte struct type (type hash differs from T's)"));
-    if (expected && *expected != h.shape)
-      fail(errc::shape_mismatch, detail::msg("the segment has shape ", npy::shape_string(h.shape),
-                                             ", expected ", npy::shape_string(*expected)));
-    a.seg_.map_opened(op, l.huge());
-    a.seg_.drop_fd();
-    a.set_view_(h.data_offset, std::move(l.header.shape), h.fortran_order);
+    detail::segment_layout l = detail::open_checked(
+        a.seg_, name, read_only, o, detail::element_info_of<value_type>(), expected);
+    a.set_view_(l.header.data_offset, std::move(l.header.shape), l.header.fortran_order);
     if (l.has_trailer) a.trailer_at_ = l.trailer_at;
     if (l.has_sync()) a.sync_ = sync_block_at(a.seg_.base(), l.trailer_at);
     return a;
-  }
-
-  // The segment is not published yet. A creator writes the header (all but byte 0) before the
-  // file has a size, so a segment without "NUMPY" at bytes 1-5 never was a shmarray/.npy
-  // segment: fail at once. Otherwise sleep on the futex of the first word until the creator
-  // publishes, then read the (now final) size and the prefix again.
-  static void await_creator_(shared_array& a, detail::prefix& pre, detail::deadline& limit) {
-    const std::string& n = a.seg_.name();
-    if (!pre.unpublished())
-      detail::throw_error(
-          errc::bad_format,
-          detail::msg("attach '", n,
-                      "': not a shmarray or .npy segment (no \\x93NUMPY magic, and no creator is "
-                      "writing one: byte 0 is ",
-                      int{pre.byte0()},
-                      "); for a segment of raw data (Python's multiprocessing.shared_memory) use "
-                      "attach_raw with the shape"));
-    a.seg_.map_opened("attach", false);
-    if (a.seg_.wait_ready(limit.at()) == 0)
-      detail::throw_error(
-          errc::not_ready,
-          detail::msg("attach '", n, "': the creator has not published the segment within ",
-                      limit.timeout().count(),
-                      " ms (byte 0 is still 0); raise attach_options::ready_timeout, or the "
-                      "creator died while writing it"));
-    a.seg_.refresh_size("attach");
-    detail::read_prefix(a.seg_.fd(), a.seg_.size(), pre);
-  }
-
-  template <class U, std::size_t Rank, class Layout>
-  mdspan<U, dextents<std::size_t, Rank>, Layout> make_view_() const {
-    using E = dextents<std::size_t, Rank>;
-    if (!is_open())
-      detail::throw_error(errc::closed, "view: the shared_array is closed (or moved from)");
-    if (Rank != shape_.size())
-      detail::throw_error(errc::invalid_argument, "view<" + std::to_string(Rank) + ">() of '" +
-                                                      name() + "': the array has rank " +
-                                                      std::to_string(shape_.size()) + ", not " +
-                                                      std::to_string(Rank));
-    std::array<std::size_t, Rank> ext{};
-    for (std::size_t r = 0; r < Rank; ++r) ext[r] = shape_[r];
-    E e(ext);
-    U* p = data_;
-    if constexpr (std::is_same_v<Layout, layout_stride>) {
-      std::array<std::size_t, Rank> st{};
-      std::size_t s = 1;
-      for (std::size_t k = 0; k < Rank; ++k) {
-        std::size_t r = fortran_ ? k : Rank - 1 - k;
-        st[r] = s;
-        s *= ext[r];
-      }
-      return {p, typename Layout::template mapping<E>(e, st)};
-    } else {
-      static_assert(std::is_same_v<Layout, layout_right> || std::is_same_v<Layout, layout_left>,
-                    "view: Layout must be layout_right, layout_left or layout_stride");
-      constexpr bool want_fortran = std::is_same_v<Layout, layout_left>;
-      if (Rank > 1 && want_fortran != fortran_)
-        detail::throw_error(errc::layout_mismatch,
-                            "view of '" + name() + "': the array is in " +
-                                (fortran_ ? "Fortran (column-major) order; use layout_left"
-                                          : "C (row-major) order; use layout_right") +
-                                " or layout_stride");
-      return {p, typename Layout::template mapping<E>(e)};
-    }
   }
 
   detail::segment seg_;
@@ -724,8 +427,7 @@ class shared_array {
   std::size_t size_ = 0;
   bool fortran_ = false;
   std::shared_ptr<detail::manager_state> mgr_;  // the manager of a managed owner, until released
-  detail::sync_block* sync_ = nullptr;  // in the segment, after the trailer; null without one
-  std::size_t trailer_at_ = 0;          // where the trailer is; 0 without one
+  std::size_t trailer_at_ = 0;                  // where the trailer is; 0 without one
 };
 
 }  // namespace shmarray

@@ -242,5 +242,43 @@ void copy_from_mdspan(T* dst, bool fortran, std::size_t n, const Src& src, unsig
   }
 }
 
+/// The shape of what allocate_like/copy take: a shared_array, an mdspan or a contiguous range.
+template <class Like>
+shape_type shape_of(const Like& like) {
+  if constexpr (is_shared_array<Like>::value) {
+    return like.shape();
+  } else if constexpr (is_mdspan<Like>::value) {
+    shape_type s(Like::rank());
+    for (std::size_t r = 0; r < Like::rank(); ++r) s[r] = static_cast<std::size_t>(like.extent(r));
+    return s;
+  } else {
+    static_assert(is_contiguous_range<Like>::value,
+                  "allocate_like/copy: expected a shared_array, an mdspan or a contiguous range");
+    return shape_type{static_cast<std::size_t>(std::size(like))};
+  }
+}
+
+/// Fills `dst` (n elements of T, C or Fortran order) from copy()'s source, of the same shape: a
+/// shared_array (open: the caller checks), an mdspan of any layout or a contiguous range.
+template <class T, class Src>
+void copy_from(T* dst, bool fortran, std::size_t n, const Src& src, unsigned threads) {
+  if constexpr (is_shared_array<Src>::value) {
+    static_assert(std::is_same_v<typename Src::value_type, T>,
+                  "copy: the source's element type must be T");
+    copy_from_array(dst, fortran, n, src, threads);
+  } else if constexpr (is_mdspan<Src>::value) {
+    static_assert(std::is_same_v<std::remove_cv_t<typename Src::element_type>, T>,
+                  "copy: the mdspan's element type must be T");
+    copy_from_mdspan(dst, fortran, n, src, threads);
+  } else {
+    static_assert(is_contiguous_range<Src>::value,
+                  "copy: expected an mdspan, a shared_array or a contiguous range of T");
+    static_assert(
+        std::is_same_v<std::remove_cv_t<std::remove_reference_t<decltype(*std::data(src))>>, T>,
+        "copy: the range's element type must be T");
+    if (n) copy_bytes(dst, std::data(src), n * sizeof(T), threads);
+  }
+}
+
 }  // namespace detail
 }  // namespace shmarray
