@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "detail/posix.hpp"
 #include "error.hpp"
 #include "npy.hpp"
 #include "record.hpp"
@@ -36,23 +37,17 @@ class file_reader {
   explicit file_reader(const std::string& path,
                        std::size_t max_header_size = default_max_header_size,
                        std::string_view limit_option = "file_reader's max_header_size")
-      : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) fail_os("open");
+      : path_(path),
+        fd_(shmarray::detail::retry([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); })) {
+    if (!fd_) fail_os("open");
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) fail_os("fstat");
+    if (::fstat(fd_.get(), &st) != 0) fail_os("fstat");
     if (!S_ISREG(st.st_mode)) fail(errc::bad_format, "not a regular file");
     size_ = static_cast<std::size_t>(st.st_size);
     // The start of the file first (NumPy's headers are 64-256 bytes); the rest of a longer header
-    // only when the limit allows it, so a file that claims a 4 GiB header costs nothing. The
-    // destructor does not run when the constructor throws: close the file on the way out.
-    try {
-      read_header(max_header_size, limit_option);
-    } catch (...) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = -1;
-      throw;
-    }
+    // only when the limit allows it, so a file that claims a 4 GiB header costs nothing. A throw
+    // from here on closes the file: fd_ is a member, destroyed even when the constructor throws.
+    read_header(max_header_size, limit_option);
     const std::size_t item = element_size(hdr_.descr);
     if (item == 0)
       fail(errc::bad_format, "dtype '" + hdr_.descr +
@@ -76,9 +71,6 @@ class file_reader {
   }
   file_reader(const file_reader&) = delete;
   file_reader& operator=(const file_reader&) = delete;
-  ~file_reader() {
-    if (fd_ >= 0) ::close(fd_);
-  }
 
   /// The header as the file has it (its descr in NumPy's canonical spelling: '>f8', '<i4').
   const header& hdr() const noexcept { return hdr_; }
@@ -132,20 +124,11 @@ class file_reader {
         parse_header(buf.data(), buf.size(), source("load", path_, limit_option), max_header_size);
   }
   void read_exact(char* dst, std::size_t n, std::size_t at) {
-    while (n > 0) {
-      std::size_t chunk = n < (std::size_t{1} << 24) ? n : (std::size_t{1} << 24);
-      ssize_t r = ::pread(fd_, dst, chunk, static_cast<off_t>(at));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) fail_os("read");
-      if (r == 0) fail(errc::bad_format, "truncated: the file ends early");
-      dst += r;
-      at += static_cast<std::size_t>(r);
-      n -= static_cast<std::size_t>(r);
-    }
+    if (shmarray::detail::pread_full(fd_.get(), dst, n, at) == n) return;
+    if (errno != 0) fail_os("read");
+    fail(errc::bad_format, "truncated: the file ends early");
   }
   [[noreturn]] void fail(errc e, const std::string& why, int native = 0) {
-    if (fd_ >= 0) ::close(fd_);  // the destructor does not run when the constructor throws
-    fd_ = -1;
     shmarray::detail::throw_error(e, "load '" + path_ + "': " + why, native);
   }
   [[noreturn]] void fail_os(const char* call) {
@@ -154,7 +137,7 @@ class file_reader {
   }
 
   std::string path_;
-  int fd_ = -1;
+  shmarray::detail::unique_fd fd_;
   std::size_t size_ = 0;
   std::size_t item_ = 0;
   std::size_t nbytes_ = 0;
@@ -182,8 +165,9 @@ class file_writer {
     static std::atomic<unsigned> counter{0};
     tmp_ = path + ".shmarray-tmp-" + std::to_string(::getpid()) + "-" +
            std::to_string(counter.fetch_add(1));
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0) fail("open", errno);
+    fd_.reset(shmarray::detail::retry(
+        [&] { return ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666); }));
+    if (!fd_) fail("open", errno);
     const std::string h = write_header(descr_, fortran_order, shape);
     write_all(h.data(), h.size());
   }
@@ -193,7 +177,7 @@ class file_writer {
 
   /// Appends n bytes of element data.
   void write(const void* data, std::size_t n) {
-    if (fd_ < 0)
+    if (!fd_)
       shmarray::detail::throw_error(errc::closed, "save '" + path_ + "': the writer is closed");
     if (n > expected_ - written_)
       shmarray::detail::throw_error(errc::invalid_argument,
@@ -204,36 +188,29 @@ class file_writer {
   /// Closes the file and renames it over `path`. Throws invalid_argument if less data than the
   /// shape needs was written, or the OS error.
   void commit() {
-    if (fd_ < 0)
+    if (!fd_)
       shmarray::detail::throw_error(errc::closed, "save '" + path_ + "': the writer is closed");
     if (written_ != expected_)
       shmarray::detail::throw_error(errc::invalid_argument,
                                     "save '" + path_ + "': " + std::to_string(written_) +
                                         " bytes of data written, the shape needs " +
                                         std::to_string(expected_));
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("close", errno);
+    if (::close(fd_.release()) != 0) fail("close", errno);
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("rename", errno);
     tmp_.clear();
   }
   /// Drops the temporary file (what the destructor does to an uncommitted writer). Never throws.
   void discard() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     if (!tmp_.empty()) ::unlink(tmp_.c_str());
     tmp_.clear();
   }
 
  private:
+  // The file is written front to back: the header at 0, then the data.
   void write_all(const char* p, std::size_t n) {
-    while (n > 0) {
-      ssize_t r = ::write(fd_, p, n);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) fail("write", errno);
-      p += r;
-      n -= static_cast<std::size_t>(r);
-    }
+    if (!shmarray::detail::pwrite_full(fd_.get(), p, n, offset_)) fail("write", errno);
+    offset_ += n;
   }
   [[noreturn]] void fail(const char* call, int e) {
     discard();
@@ -243,7 +220,8 @@ class file_writer {
 
   std::string path_;
   std::string tmp_;
-  int fd_ = -1;
+  shmarray::detail::unique_fd fd_;
+  std::size_t offset_ = 0;  // where write_all writes next
   std::size_t expected_ = 0;
   std::size_t written_ = 0;
 };

@@ -35,6 +35,7 @@
 
 #include "detail/huge_pages.hpp"
 #include "detail/layout.hpp"
+#include "detail/posix.hpp"
 #include "detail/progress.hpp"
 #include "detail/tracker.hpp"
 #include "error.hpp"
@@ -204,8 +205,7 @@ inline void record_failure(pool_control* c, std::size_t task) noexcept {
     c->done.fetch_add(1, std::memory_order_release);
     if (notify_fd >= 0) {
       char b = 0;
-      while (::write(notify_fd, &b, 1) < 0 && errno == EINTR) {
-      }
+      retry([&] { return ::write(notify_fd, &b, 1); });
     }
   }
   std::fflush(nullptr);  // the worker's own output; the parent flushed its buffers before fork
@@ -216,21 +216,16 @@ inline void record_failure(pool_control* c, std::size_t task) noexcept {
 /// happened, so no zombie and no descriptor outlives the call.
 struct worker_set {
   std::vector<pid_t> pids;
-  std::vector<int> pidfds;
+  std::vector<unique_fd> pidfds;  // closed after the destructor's body has reaped the workers
   std::vector<char> reaped;
-  int notify_rd = -1;
+  unique_fd notify_rd;
   worker_set() = default;
   worker_set(const worker_set&) = delete;
   worker_set& operator=(const worker_set&) = delete;
   ~worker_set() {
     kill_all();
     for (std::size_t w = 0; w < pids.size(); ++w)
-      if (!reaped[w])
-        while (::waitpid(pids[w], nullptr, 0) < 0 && errno == EINTR) {
-        }
-    for (int fd : pidfds)
-      if (fd >= 0) ::close(fd);
-    if (notify_rd >= 0) ::close(notify_rd);
+      if (!reaped[w]) retry([&] { return ::waitpid(pids[w], nullptr, 0); });
   }
   void kill_all() noexcept {
     for (std::size_t w = 0; w < pids.size(); ++w)
@@ -314,13 +309,16 @@ class process_pool {
     unsigned char* results = block.base() + res_at;
 
     detail::worker_set ws;
-    int notify[2] = {-1, -1};
+    // The workers' end of the progress pipe; the parent closes its copy once they are forked.
+    detail::unique_fd notify_wr;
     if (progress) {
+      int notify[2] = {-1, -1};
       if (::pipe2(notify, O_CLOEXEC) != 0)
         detail::throw_error(errc::system_error,
                             std::string("process_pool: pipe failed: ") + std::strerror(errno),
                             errno);
-      ws.notify_rd = notify[0];
+      ws.notify_rd.reset(notify[0]);
+      notify_wr.reset(notify[1]);
       ::fcntl(notify[0], F_SETFL, O_NONBLOCK);
     }
     ws.pids.reserve(nw);
@@ -329,14 +327,13 @@ class process_pool {
     std::fflush(nullptr);  // or every worker would inherit, and could flush, the same buffers
     for (std::size_t w = 0; w < nw; ++w) {
       pid_t pid = ::fork();
-      if (pid == 0) {
-        if (notify[0] >= 0) ::close(notify[0]);
-        detail::worker_main(ctl, current + w, results, result_size, n, call, ctx, notify[1],
+      if (pid == 0) {  // worker_main never returns: no destructor runs in the worker
+        ws.notify_rd.reset();
+        detail::worker_main(ctl, current + w, results, result_size, n, call, ctx, notify_wr.get(),
                             parent);
       }
       if (pid < 0) {
         int e = errno;
-        if (notify[1] >= 0) ::close(notify[1]);
         detail::throw_error(errc::system_error,
                             "process_pool: fork of worker " + std::to_string(w + 1) + " of " +
                                 std::to_string(nw) + " failed: " + std::strerror(e),
@@ -345,12 +342,12 @@ class process_pool {
       ws.pids.push_back(pid);
       ws.reaped.push_back(0);
     }
-    if (notify[1] >= 0) ::close(notify[1]);
+    notify_wr.reset();
     bool have_pidfds = true;
+    ws.pidfds.reserve(nw);
     for (pid_t pid : ws.pids) {
-      int fd = detail::pidfd_open(pid);
-      if (fd < 0) have_pidfds = false;
-      ws.pidfds.push_back(fd);
+      ws.pidfds.emplace_back(detail::pidfd_open(pid));
+      if (!ws.pidfds.back()) have_pidfds = false;
     }
 
     std::size_t alive = nw, reported = 0;
@@ -361,21 +358,20 @@ class process_pool {
     std::vector<pollfd> fds;
     while (alive > 0) {
       fds.clear();
-      if (ws.notify_rd >= 0) fds.push_back({ws.notify_rd, POLLIN, 0});
+      if (ws.notify_rd) fds.push_back({ws.notify_rd.get(), POLLIN, 0});
       for (std::size_t w = 0; w < nw; ++w)
-        if (!ws.reaped[w] && ws.pidfds[w] >= 0) fds.push_back({ws.pidfds[w], POLLIN, 0});
+        if (!ws.reaped[w] && ws.pidfds[w]) fds.push_back({ws.pidfds[w].get(), POLLIN, 0});
       int r = ::poll(fds.data(), fds.size(), have_pidfds ? -1 : 20);
+      // Not retried: after EINTR (a SIGCHLD, say) the loop checks progress and the workers now.
       if (r < 0 && errno != EINTR)
         detail::throw_error(errc::system_error,
                             std::string("process_pool: poll failed: ") + std::strerror(errno),
                             errno);
-      if (ws.notify_rd >= 0 && !fds.empty() && fds[0].fd == ws.notify_rd && fds[0].revents) {
+      if (ws.notify_rd && !fds.empty() && fds[0].fd == ws.notify_rd.get() && fds[0].revents) {
         char buf[4096];
-        ssize_t got = ::read(ws.notify_rd, buf, sizeof buf);
-        if (got == 0) {  // every worker has closed its end
-          ::close(ws.notify_rd);
-          ws.notify_rd = -1;
-        }
+        const ssize_t got =
+            detail::retry([&] { return ::read(ws.notify_rd.get(), buf, sizeof buf); });
+        if (got == 0) ws.notify_rd.reset();  // every worker has closed its end
       }
       if (progress && failure.empty()) {
         std::size_t d = static_cast<std::size_t>(ctl->done.load(std::memory_order_acquire));
@@ -387,14 +383,11 @@ class process_pool {
       for (std::size_t w = 0; w < nw; ++w) {
         if (ws.reaped[w]) continue;
         int status = 0;
-        pid_t got = ::waitpid(ws.pids[w], &status, WNOHANG);
-        if (got == 0 || (got < 0 && errno == EINTR)) continue;
+        const pid_t got = detail::retry([&] { return ::waitpid(ws.pids[w], &status, WNOHANG); });
+        if (got == 0) continue;
         ws.reaped[w] = 1;
         --alive;
-        if (ws.pidfds[w] >= 0) {
-          ::close(ws.pidfds[w]);
-          ws.pidfds[w] = -1;
-        }
+        ws.pidfds[w].reset();
         if (!failure.empty()) continue;  // already failing: the rest are being stopped
         const std::uint64_t task = current[w].load(std::memory_order_acquire);
         const bool exited = got > 0 && WIFEXITED(status);

@@ -18,6 +18,8 @@
 #include <initializer_list>
 #include <utility>
 
+#include "posix.hpp"
+
 namespace shmarray {
 
 /// Whether a new segment's memory is put on 2 MiB huge pages (create_options::huge_pages).
@@ -166,11 +168,7 @@ inline collapse_result collapse(void* base, std::size_t size) noexcept {
 /// first failure (ENOSPC on a full tmpfs; EOPNOTSUPP where fallocate is not supported).
 inline int seed_file(int fd, std::size_t size) noexcept {
   for (std::size_t off = 0; off + huge_page_size <= size; off += huge_page_size) {
-    int r;
-    do {
-      r = ::fallocate(fd, 0, static_cast<off_t>(off), 4096);
-    } while (r != 0 && errno == EINTR);
-    if (r != 0) return errno;
+    if (retry([&] { return ::fallocate(fd, 0, static_cast<off_t>(off), 4096); }) != 0) return errno;
   }
   return 0;
 }

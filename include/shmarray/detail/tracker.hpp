@@ -156,14 +156,11 @@ struct tracker_names {
 /// Unmaps every shared mapping this process has (the tracker's inherited view of the owner's
 /// segments), reading /proc/self/maps into a private buffer first. Signal-safe.
 inline void tracker_unmap_shared() noexcept {
-  int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  unique_fd fd(retry([] { return ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC); }));
+  if (!fd) return;
   std::size_t cap = 1 << 16, len = 0;
   void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) {
-    ::close(fd);
-    return;
-  }
+  if (m == MAP_FAILED) return;
   char* buf = static_cast<char*>(m);
   for (;;) {
     if (len == cap) {
@@ -172,11 +169,11 @@ inline void tracker_unmap_shared() noexcept {
       buf = static_cast<char*>(p);
       cap *= 2;
     }
-    const ssize_t n = retry([&] { return ::read(fd, buf + len, cap - len); });
+    const ssize_t n = retry([&] { return ::read(fd.get(), buf + len, cap - len); });
     if (n <= 0) break;
     len += static_cast<std::size_t>(n);
   }
-  ::close(fd);
+  fd.reset();
   auto hex = [](const char*& p, const char* end) {
     std::uintptr_t v = 0;
     for (; p < end; ++p) {
@@ -217,16 +214,14 @@ inline bool tracker_may_unlink(int dir, const char* name, const tracker_names::s
     return S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_dev) == s.dev &&
            static_cast<std::uint64_t>(st.st_ino) == s.ino;
   }
-  int fd = ::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return errno != ENOENT;
-  bool ok = true;
+  const unique_fd fd(
+      retry([&] { return ::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+  if (!fd) return errno != ENOENT;
   trailer t{};
-  if (::fstat(fd, &st) == 0)
-    ok =
-        S_ISREG(st.st_mode) && (!read_trailer_at_end(fd, static_cast<std::size_t>(st.st_size), t) ||
-                                created_by(t, s.creator_pid, s.creator_start));
-  ::close(fd);
-  return ok;
+  if (::fstat(fd.get(), &st) != 0) return true;
+  return S_ISREG(st.st_mode) &&
+         (!read_trailer_at_end(fd.get(), static_cast<std::size_t>(st.st_size), t) ||
+          created_by(t, s.creator_pid, s.creator_start));
 }
 
 /// The signals the tracker ignores instead of dying of them: SIGINT and SIGTERM (what a terminal's
@@ -359,8 +354,8 @@ inline constexpr int tracker_batch_ms = 2;
                      {data_open && watch_data ? data : -1, POLLIN, 0}};
     const int wait_ms =
         pidfd < 0 ? (watch_data ? 200 : tracker_batch_ms) : (watch_data ? -1 : tracker_batch_ms);
-    int r = ::poll(fds, 3, wait_ms);
-    if (r < 0 && errno != EINTR) break;
+    const int r = retry([&] { return ::poll(fds, 3, wait_ms); });
+    if (r < 0) break;
     if (fds[2].revents != 0) {
       drain();
       watch_data = false;  // let the next names queue up for a while
@@ -400,21 +395,19 @@ class tracker {
                       " (pass manager_options{.crash_cleanup = false} to run without it)",
                   e);
     };
-    int sv[2], cv[2];  // names; pings and quit
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail("socketpair", errno);
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) != 0) {
-      int e = errno;
-      close_all({sv[0], sv[1]});
-      fail("socketpair", e);
-    }
-    int dir = ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) {
-      int e = errno;
-      close_all({sv[0], sv[1], cv[0], cv[1]});
-      fail("open /dev/shm", e);
-    }
+    // Names (sv), pings and quit (cv): the [0] ends are the owner's, the [1] ends the tracker's.
+    // Every descriptor opened here is closed on the way out of a failure.
+    int raw[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) != 0)
+      fail("socketpair", errno);
+    unique_fd sv0(raw[0]), sv1(raw[1]);
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, raw) != 0)
+      fail("socketpair", errno);
+    unique_fd cv0(raw[0]), cv1(raw[1]);
+    unique_fd dir(retry([] { return ::open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
+    if (!dir) fail("open /dev/shm", errno);
     const pid_t owner = ::getpid();
-    int pidfd = pidfd_open(owner);  // -1 on old kernels: the tracker then polls kill(owner, 0)
+    unique_fd pidfd(pidfd_open(owner));  // none on old kernels: the tracker polls kill(owner, 0)
     // Every signal stays blocked in the children until the tracker has set what it ignores, so
     // SIGTERM/SIGINT sent to the job right now (systemctl stop, Ctrl-C) cannot kill it half-way.
     sigset_t all, old;
@@ -422,31 +415,30 @@ class tracker {
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t mid = raw_fork();
     if (mid == 0) {  // the intermediate child: new session, fork the tracker, report its pid
-      ::close(sv[0]);
-      ::close(cv[0]);
+      // Neither child returns from here (tracker_main and _exit): no destructor runs in them.
+      sv0.reset();
+      cv0.reset();
       ::setsid();
       pid_t t = raw_fork();
-      if (t == 0) tracker_main(sv[1], cv[1], pidfd, dir, owner);
+      if (t == 0) tracker_main(sv1.get(), cv1.get(), pidfd.get(), dir.get(), owner);
       std::int32_t msg = t > 0 ? static_cast<std::int32_t>(t) : -errno;
-      ::send(cv[1], &msg, sizeof msg, MSG_NOSIGNAL);
+      ::send(cv1.get(), &msg, sizeof msg, MSG_NOSIGNAL);
       ::_exit(0);
     }
     int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    close_all({sv[1], cv[1], dir, pidfd});
-    if (mid < 0) {
-      close_all({sv[0], cv[0]});
-      fail("fork", fork_errno);
-    }
+    sv1.reset();
+    cv1.reset();
+    dir.reset();
+    pidfd.reset();
+    if (mid < 0) fail("fork", fork_errno);
     retry([&] { return ::waitpid(mid, nullptr, 0); });
     std::int32_t msg = 0;
-    ssize_t n = recv_bounded(cv[0], &msg, sizeof msg, 5000);
-    if (n != static_cast<ssize_t>(sizeof msg) || msg <= 0) {
-      close_all({sv[0], cv[0]});
+    ssize_t n = recv_bounded(cv0.get(), &msg, sizeof msg, 5000);
+    if (n != static_cast<ssize_t>(sizeof msg) || msg <= 0)
       fail("fork (tracker)", msg < 0 ? -msg : EIO);
-    }
-    fd_ = sv[0];
-    ctl_ = cv[0];
+    fd_ = sv0.release();
+    ctl_ = cv0.release();
     pid_ = static_cast<pid_t>(msg);
     owner_ = owner;
   }
@@ -529,11 +521,10 @@ class tracker {
   static ssize_t recv_bounded(int fd, void* buf, std::size_t len, long ms) noexcept {
     for (;;) {
       pollfd p{fd, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(ms));
-      if (r < 0 && errno == EINTR) continue;
+      const int r = retry([&] { return ::poll(&p, 1, static_cast<int>(ms)); });
       if (r <= 0) return -1;
-      ssize_t n = ::recv(fd, buf, len, MSG_DONTWAIT);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      const ssize_t n = retry([&] { return ::recv(fd, buf, len, MSG_DONTWAIT); });
+      if (n < 0 && errno == EAGAIN) continue;  // nothing queued after all: poll again
       return n;
     }
   }
