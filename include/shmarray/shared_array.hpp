@@ -5,24 +5,16 @@
 // U attaches read-only.
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <iterator>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
-#include "detail/attach.hpp"
 #include "detail/copy.hpp"
+#include "detail/factory.hpp"
 #include "detail/layout.hpp"
 #include "detail/message.hpp"
 #include "detail/names.hpp"
@@ -344,37 +336,14 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
   static shared_array create_(manager* m, shape_type shape, const create_options& o, bool validate,
                               std::string_view op, Fill&& fill) {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
-    const bool generated = o.name.empty();
     // The shape is checked in every variant (an overflow check costs nothing, and a handle whose
     // size() exceeds its mapping would be a lie); _unsafe skips the name and mode checks.
-    detail::check_shape(op, generated ? std::string_view("(new)") : std::string_view(o.name), shape,
-                        sizeof(value_type));
-    if (validate) {
-      if (!generated) detail::validate_name(op, o.name);
-      if (o.mode > 07777)
-        detail::throw_error(
-            errc::invalid_argument,
-            detail::msg(op, ": mode ", o.mode, " is not a permission mode (at most 07777)"));
-    }
+    detail::check_shape(op, o.name.empty() ? std::string_view("(new)") : std::string_view(o.name),
+                        shape, sizeof(value_type));
+    if (validate) detail::validate_create(op, o);
     const detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order);
-    shared_array a;
-    for (int attempt = 0;; ++attempt) {
-      std::string name = generated ? detail::generate_name() : o.name;
-      if (m) m->track(name);
-      try {
-        a.seg_ = detail::segment::create(op, name, plan.total, o.mode, o.huge_pages,
-                                         plan.unpublished_header());
-        break;
-      } catch (const error& e) {
-        if (m) m->untrack(name);
-        if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
-      }
-    }
-    if (m) {  // the manager, not the segment, decides when the name goes (see close())
-      m->created(a.seg_.name());  // its identity; if this throws, a's segment unlinks itself
-      a.seg_.disown();
-      a.mgr_ = m->state();
-    }
+    shared_array a;  // with a manager, the manager decides when the name goes (see close())
+    detail::create_segment(a.seg_, a.mgr_, m, op, o, plan);
     a.finish_create_(std::move(shape), o.fortran_order, plan, false);
     fill(a);  // if it throws, a's destructor unlinks (and untracks) what was created
     a.seg_.publish(detail::published_byte);
@@ -409,7 +378,7 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
     return create_(m, r.hdr().shape, opts, true, "load", fill);
   }
 
-  // attach: detail::open_checked (attach.hpp) opens, waits, validates and maps; here the view.
+  // attach: detail::open_checked (factory.hpp) opens, waits, validates and maps; here the view.
   static shared_array attach_(std::string_view name, const shape_type* expected,
                               const attach_options& o) {
     shared_array a;

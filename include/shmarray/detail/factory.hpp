@@ -10,11 +10,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "../error.hpp"
+#include "../manager.hpp"
 #include "../npy.hpp"
 #include "../npy_dtype.hpp"
 #include "../options.hpp"
@@ -29,12 +31,12 @@ namespace detail {
 
 /// What attach checks a segment's dtype against: one element type T, without templates.
 struct element_info {
-  std::string_view descr;                       // T's NumPy descr ("<f8")
-  std::size_t size = 0;                         // sizeof(T)
-  std::size_t align = 1;                        // alignof(T)
-  std::uint64_t hash = 0;                       // a described struct's type_hash; 0: not checked
-  bool (*same)(std::string_view) = nullptr;     // npy::same_dtype<T>
-  std::string (*difference)(std::string_view);  // npy::dtype_difference<T>, for the message
+  std::string_view descr;                    // T's NumPy descr ("<f8")
+  std::size_t size = 0;                      // sizeof(T)
+  std::size_t align = 1;                     // alignof(T)
+  std::uint64_t hash = 0;                    // a described struct's type_hash; 0: not checked
+  bool (*same)(std::string_view) = nullptr;  // npy::same_dtype<T>
+  std::string (*difference)(std::string_view) = nullptr;  // npy::dtype_difference<T>
 };
 
 template <class T>
@@ -56,6 +58,39 @@ inline std::size_t check_shape(std::string_view op, std::string_view name, const
     throw_error(errc::invalid_argument, msg(op, " '", name, "': shape ", npy::shape_string(shape),
                                             " of ", elem_size, "-byte elements overflows size_t"));
   return n;
+}
+
+/// create's checks of what the caller names (skipped by the _unsafe factories): the name, the mode.
+inline void validate_create(std::string_view op, const create_options& o) {
+  if (!o.name.empty()) validate_name(op, o.name);
+  if (o.mode > 07777)
+    throw_error(errc::invalid_argument,
+                msg(op, ": mode ", o.mode, " is not a permission mode (at most 07777)"));
+}
+
+/// Creates the segment of `plan` (sized, reserved, the header in place but unpublished) under
+/// o.name, or a generated name retried on a clash. With a manager `m`, the manager tracks the name
+/// before it exists and decides when it goes: `seg` is disowned and `mgr` set (if recording the
+/// segment's identity throws, seg still owns it and unlinks it when destroyed).
+inline void create_segment(segment& seg, std::shared_ptr<manager_state>& mgr, manager* m,
+                           std::string_view op, const create_options& o, const layout_plan& plan) {
+  const bool generated = o.name.empty();
+  for (int attempt = 0;; ++attempt) {
+    std::string name = generated ? generate_name() : o.name;
+    if (m) m->track(name);
+    try {
+      seg = segment::create(op, name, plan.total, o.mode, o.huge_pages, plan.unpublished_header());
+      break;
+    } catch (const error& e) {
+      if (m) m->untrack(name);
+      if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
+    }
+  }
+  if (m) {
+    m->created(seg.name());
+    seg.disown();
+    mgr = m->state();
+  }
 }
 
 // The segment is not published yet. A creator writes the header (all but byte 0) before the file
