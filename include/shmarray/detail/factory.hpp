@@ -1,10 +1,11 @@
-// attach's untyped half: open a segment by name, wait for a creator that has not published it,
-// parse and check its header and trailer (layout.hpp) against an element type, and map it
-// (segment.hpp). shared_array<T>::attach passes T as an element_info and builds the view.
+// The untyped halves of shared_array<T>'s factories; shared_array keeps only what needs T.
 //
-//   open -> read_prefix -> (unpublished: wait on byte 0) -> parse_prefix -> the dtype ->
-//   check_layout
-//   -> the element's alignment and struct hash -> the expected shape -> map (2 MiB-aligned if huge)
+// Creation: check_shape -> validate_create -> plan_layout (layout.hpp) -> create_segment (a name,
+//   the manager's tracking, segment::create with the header in place) -> write_layout -> fill ->
+//   publish.
+// Attach: open_checked: open -> read_prefix -> (unpublished: wait on byte 0) -> parse_prefix ->
+//   the dtype -> check_layout -> the element's alignment and struct hash -> the expected shape ->
+//   map (2 MiB-aligned if huge). T comes in as an element_info.
 #pragma once
 
 #include <atomic>
