@@ -66,52 +66,42 @@ inline std::string table(const std::vector<std::vector<std::string>>& rows) {
 // ---- JSON
 // ----------------------------------------------------------------------------------------
 
+/// The length of the well-formed UTF-8 sequence at s[i] (no overlongs, no surrogates, nothing
+/// above U+10FFFF), or 0.
+inline std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned c = at(0);
+  const std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                          : c >= 0xe0 && c <= 0xef ? 3
+                          : c >= 0xf0 && c <= 0xf4 ? 4
+                                                   : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  const unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+  const unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+  if (at(1) < lo || at(1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k)
+    if ((at(k) & 0xc0) != 0x80) return 0;
+  return len;
+}
+
 /// A JSON string literal. Valid UTF-8 passes through; control characters are \u escapes; a byte
 /// that is not part of valid UTF-8 becomes \u00XX (so the output is always valid JSON).
 inline std::string json_string(std::string_view s) {
   std::string out = "\"";
-  auto esc = [&](unsigned c) {
-    char b[8];
-    std::snprintf(b, sizeof b, "\\u%04x", c);
-    out += b;
-  };
   for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80 ? 1 : utf8_length(s, i);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      esc(c);
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
+    } else if (c < 0x20 || c == 0x7f || len == 0) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
     } else {
-      // Length of a well-formed UTF-8 sequence starting here, or 0.
-      std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-                        : c >= 0xe0 && c <= 0xef ? 3
-                        : c >= 0xf0 && c <= 0xf4 ? 4
-                                                 : 0;
-      bool ok = len > 0 && i + len <= s.size();
-      for (std::size_t k = 1; ok && k < len; ++k)
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      if (ok && len == 3) {  // no overlongs, no surrogates
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-      }
-      if (ok && len == 4) {
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-      }
-      if (ok) {
-        out.append(s.data() + i, len);
-        i += len;
-      } else {
-        esc(c);
-        ++i;
-      }
+      out.append(s.data() + i, len);
     }
+    i += len ? len : 1;
   }
   return out + "\"";
 }

@@ -28,7 +28,9 @@ namespace shmtool {
 namespace sa = shmarray;
 using kind = sa::segment_kind;
 using liveness = sa::creator_state;
+using errc = sa::errc;
 using sa::detail::msg;
+using sa::detail::throw_error;
 
 /// The directory that holds the segments: $SHMARRAY_SHM_DIR, else /dev/shm.
 inline std::string shm_dir() {
@@ -98,21 +100,20 @@ inline probe probe_file(const std::string& op, const std::string& dir, const std
       p.age = age_of(p.native_handle(), p.st);
     return p;
   } catch (const sa::error& e) {
-    const sa::errc k = e.kind();
-    if (k != sa::errc::not_found && k != sa::errc::permission_denied) throw;
-    sa::detail::throw_error(
-        k,
-        msg(op, " '", printable(name), "': ",
-            k == sa::errc::not_found
-                ? "no such segment in " + dir
-                : msg("permission denied (open: ", std::strerror(e.native_error()), ')')),
-        e.native_error());
+    const errc k = e.kind();
+    if (k != errc::not_found && k != errc::permission_denied) throw;
+    throw_error(k,
+                msg(op, " '", printable(name), "': ",
+                    k == errc::not_found
+                        ? "no such segment in " + dir
+                        : msg("permission denied (open: ", std::strerror(e.native_error()), ')')),
+                e.native_error());
   }
 }
 
 /// Throws errno `e` as the failure of `what` (the error kind errno maps to).
 [[noreturn]] inline void throw_errno(const std::string& what, int e) {
-  sa::detail::throw_error(sa::detail::errc_from_errno(e), msg(what, ": ", std::strerror(e)), e);
+  throw_error(sa::detail::errc_from_errno(e), msg(what, ": ", std::strerror(e)), e);
 }
 
 /// The names in `dir`, sorted ("." and ".." left out).
@@ -136,16 +137,16 @@ inline void remove_checked(const probe& p) {
   struct stat now {};
   if (::lstat(p.path.c_str(), &now) != 0) throw_errno(what, errno);
   if (now.st_dev != p.st.st_dev || now.st_ino != p.st.st_ino)
-    sa::detail::throw_error(sa::errc::not_found, what + ": it was replaced meanwhile; left alone");
+    throw_error(errc::not_found, what + ": it was replaced meanwhile; left alone");
   if (::unlink(p.path.c_str()) != 0) {
     const int e = errno;
-    if (sa::detail::errc_from_errno(e) != sa::errc::permission_denied)
+    if (sa::detail::errc_from_errno(e) != errc::permission_denied)
       throw_errno(what + ": unlink", e);
     const std::string u = user_name(p.st.st_uid);
-    sa::detail::throw_error(sa::errc::permission_denied,
-                            msg(what, ": permission denied (it belongs to ",
-                                u.empty() ? "uid " + std::to_string(p.st.st_uid) : u, ')'),
-                            e);
+    throw_error(errc::permission_denied,
+                msg(what, ": permission denied (it belongs to ",
+                    u.empty() ? "uid " + std::to_string(p.st.st_uid) : u, ')'),
+                e);
   }
 }
 

@@ -37,17 +37,17 @@ enum exit_code : int {
   already_exists = 6  // load --name: the name is taken
 };
 
-int exit_code_of(sa::errc e) {
+int exit_code_of(errc e) {
   switch (e) {
-    case sa::errc::invalid_argument: return usage;
-    case sa::errc::not_found: return not_found;
-    case sa::errc::bad_format:
-    case sa::errc::not_ready:
-    case sa::errc::type_mismatch:
-    case sa::errc::shape_mismatch:
-    case sa::errc::layout_mismatch: return bad_format;
-    case sa::errc::permission_denied: return permission;
-    case sa::errc::already_exists: return already_exists;
+    case errc::invalid_argument: return usage;
+    case errc::not_found: return not_found;
+    case errc::bad_format:
+    case errc::not_ready:
+    case errc::type_mismatch:
+    case errc::shape_mismatch:
+    case errc::layout_mismatch: return bad_format;
+    case errc::permission_denied: return permission;
+    case errc::already_exists: return already_exists;
     default: return other;
   }
 }
@@ -197,7 +197,7 @@ std::vector<std::string> first_elements(const probe& p, std::size_t count, bool 
   std::vector<unsigned char> buf(size);
   for (std::size_t k = 0; k < n && k < count; ++k) {
     if (p.read(p.header.data_offset + memory_index(p.header, k) * size, buf.data(), size) != size)
-      sa::detail::throw_error(sa::errc::bad_format, "'" + p.name + "': the segment shrank");
+      throw_error(errc::bad_format, "'" + p.name + "': the segment shrank");
     out.push_back(sa::npy::is_structured(p.header.descr) ? format_record(record, buf.data(), json)
                                                          : format_element(v, buf.data(), json));
   }
@@ -218,12 +218,10 @@ void file_fields(report& r, const probe& p) {
 /// Throws unless `p` holds an array: a shmarray segment (published or not) or a plain .npy file.
 void require_array(const std::string& op, const probe& p) {
   const std::string what = op + " '" + printable(p.name) + "': ";
-  if (p.kind == kind::unreadable)
-    sa::detail::throw_error(sa::errc::permission_denied, what + p.problem);
+  if (p.kind == kind::unreadable) throw_error(errc::permission_denied, what + p.problem);
   if (p.kind == kind::foreign || p.kind == kind::empty)
-    sa::detail::throw_error(
-        sa::errc::bad_format,
-        what + (p.header_too_long ? "" : "not a shmarray segment: ") + printable(p.problem));
+    throw_error(errc::bad_format, what + (p.header_too_long ? "" : "not a shmarray segment: ") +
+                                      printable(p.problem));
 }
 
 // ---- Commands
@@ -232,12 +230,12 @@ void require_array(const std::string& op, const probe& p) {
 struct output {
   std::string out;
   int code = ok;
-  void error(int c, const std::string& message) {
-    std::string m = message;
-    for (char& ch : m)
-      if (ch == '\n') ch = ' ';
+  /// Reports `e` (one line on stderr); the first error sets the exit code.
+  void error(const sa::error& e) {
+    std::string m(e.reason());
+    std::replace(m.begin(), m.end(), '\n', ' ');
     std::fprintf(stderr, "shmarray: %s\n", m.c_str());
-    if (code == ok) code = c;
+    if (code == ok) code = exit_code_of(e.kind());
   }
 };
 
@@ -252,7 +250,7 @@ void cmd_ls(const parsed& a, output& o) {
       p.close();
       if (all || p.is_shmarray()) found.push_back(std::move(p));
     } catch (const sa::error& e) {
-      if (e.kind() != sa::errc::not_found) throw;  // removed while we listed: skip it
+      if (e.kind() != errc::not_found) throw;  // removed while we listed: skip it
     }
   }
   if (json) {
@@ -437,19 +435,18 @@ void cmd_rm(const parsed& a, output& o) {
       const std::string what = "rm '" + printable(name) + "': ";
       if (!p.is_shmarray() && !a.has("--force")) {
         if (p.kind == kind::unreadable)
-          sa::detail::throw_error(sa::errc::permission_denied,
-                                  what +
-                                      "permission denied: cannot read it to check that it is "
-                                      "a shmarray segment (--force removes it unchecked)");
-        sa::detail::throw_error(
-            sa::errc::bad_format,
-            what + "refusing: not a shmarray segment (" +
-                printable(p.problem.empty() ? sa::to_string(p.kind) : p.problem) +
-                "); --force removes it anyway");
+          throw_error(errc::permission_denied,
+                      what +
+                          "permission denied: cannot read it to check that it is "
+                          "a shmarray segment (--force removes it unchecked)");
+        throw_error(errc::bad_format,
+                    what + "refusing: not a shmarray segment (" +
+                        printable(p.problem.empty() ? sa::to_string(p.kind) : p.problem) +
+                        "); --force removes it anyway");
       }
       remove_checked(p);
     } catch (const sa::error& e) {
-      o.error(exit_code_of(e.kind()), std::string(e.reason()));
+      o.error(e);
     }
   }
 }
@@ -457,8 +454,8 @@ void cmd_rm(const parsed& a, output& o) {
 void cmd_gc(const parsed& a, output& o) {
   const bool dry = a.has("--dry-run"), all_users = a.has("--all-users");
   if (all_users && ::geteuid() != 0)
-    sa::detail::throw_error(sa::errc::permission_denied,
-                            "gc --all-users: only root may remove other users' segments");
+    throw_error(errc::permission_denied,
+                "gc --all-users: only root may remove other users' segments");
   const std::string dir = shm_dir(), verb = dry ? "would remove " : "removed ";
   std::size_t count = 0;
   std::uint64_t bytes = 0;
@@ -475,8 +472,8 @@ void cmd_gc(const parsed& a, output& o) {
       ++count;
       bytes += static_cast<std::uint64_t>(p.st.st_size);
     } catch (const sa::error& e) {
-      if (e.kind() == sa::errc::not_found) continue;  // gone meanwhile
-      o.error(exit_code_of(e.kind()), std::string(e.reason()));
+      if (e.kind() == errc::not_found) continue;  // gone meanwhile
+      o.error(e);
     }
   }
   o.out += msg(verb, count, " segment", count == 1 ? "" : "s", ", ",
@@ -493,10 +490,10 @@ void cmd_save(const parsed& a, output&) {
                        max_header_size_of("save", a));
   const std::string what = "save '" + printable(p.name) + "': ";
   if (p.kind == kind::unpublished)
-    sa::detail::throw_error(sa::errc::not_ready,
-                            what +
-                                "the segment is not published (byte 0 is still 0): its creator "
-                                "is still writing it, or died while writing it");
+    throw_error(errc::not_ready,
+                what +
+                    "the segment is not published (byte 0 is still 0): its creator "
+                    "is still writing it, or died while writing it");
   require_array("save", p);
   const std::size_t bytes = p.layout.data_bytes;
   sa::npy::file_writer w(a.positional[1], p.header.descr, p.header.fortran_order, p.header.shape);
@@ -506,7 +503,7 @@ void cmd_save(const parsed& a, output&) {
     if (p.read(p.header.data_offset + done, buf.data(), n) != n) {
       const int e = errno;
       if (e) throw_errno(what.substr(0, what.size() - 2), e);
-      sa::detail::throw_error(sa::errc::bad_format, what + "the segment shrank");
+      throw_error(errc::bad_format, what + "the segment shrank");
     }
     w.write(buf.data(), n);
     done += n;
@@ -556,7 +553,7 @@ void cmd_load(const parsed& a, output& o) {
                                plan.unpublished_header(), dir_fd.get());
       break;
     } catch (const sa::error& e) {
-      if (!(generated && e.kind() == sa::errc::already_exists && attempt < 16)) throw;
+      if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
     }
   }
   const std::uint64_t hash =
@@ -712,7 +709,7 @@ int run(int argc, char** argv) {
     try {
       c.run(p, o);
     } catch (const sa::error& e) {
-      o.error(exit_code_of(e.kind()), std::string(e.reason()));
+      o.error(e);
     }
     std::fwrite(o.out.data(), 1, o.out.size(), stdout);
     return o.code;
