@@ -168,16 +168,11 @@ std::string size_text(const probe& p) {
 
 /// Where element `k` (in C index order) lies in memory, counted in elements.
 std::size_t memory_index(const sa::npy::header& h, std::size_t k) {
-  if (!h.fortran_order || h.shape.size() <= 1) return k;
-  std::size_t off = 0, stride = 1;
-  std::vector<std::size_t> idx(h.shape.size());
-  for (std::size_t r = h.shape.size(); r-- > 0;) {
-    idx[r] = k % h.shape[r];
-    k /= h.shape[r];
-  }
-  for (std::size_t r = 0; r < h.shape.size(); ++r) {
-    off += idx[r] * stride;
-    stride *= h.shape[r];
+  if (!h.fortran_order) return k;
+  std::size_t off = 0, stride = h.count();  // k < count(): no dimension is 0
+  for (std::size_t r = h.shape.size(); r-- > 0; k /= h.shape[r]) {
+    stride /= h.shape[r];  // the elements of dimensions 0..r-1
+    off += k % h.shape[r] * stride;
   }
   return off;
 }
