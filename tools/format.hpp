@@ -106,91 +106,37 @@ inline std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
-/// Builds one JSON value: objects and arrays nest, commas are placed for the caller.
-class json_writer {
- public:
-  json_writer& begin_object() { return open('{'); }
-  json_writer& end_object() { return close('}'); }
-  json_writer& begin_array() { return open('['); }
-  json_writer& end_array() { return close(']'); }
-  json_writer& key(std::string_view k) {
-    comma();
-    out_ += json_string(k);
-    out_ += ": ";
-    after_key_ = true;
-    return *this;
-  }
-  json_writer& str(std::string_view v) { return raw(json_string(v)); }
-  json_writer& num(std::uint64_t v) { return raw(std::to_string(v)); }
-  json_writer& num(std::int64_t v) { return raw(std::to_string(v)); }
-  json_writer& num(double v) {
-    if (!std::isfinite(v)) return str(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-    char b[64];
-    auto r = std::to_chars(b, b + sizeof b, v);
-    std::string s(b, r.ptr);
-    if (s.find_first_of(".eE") == std::string::npos) s += ".0";
-    return raw(s);
-  }
-  json_writer& boolean(bool v) { return raw(v ? "true" : "false"); }
-  json_writer& null() { return raw("null"); }
-  /// Inserts an already-formed JSON value.
-  json_writer& raw(std::string_view v) {
-    comma();
-    out_ += v;
-    return *this;
-  }
-  const std::string& text() const noexcept { return out_; }
-
- private:
-  void comma() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_.empty()) {
-      if (!first_.back()) out_ += ", ";
-      first_.back() = false;
-    }
-  }
-  json_writer& open(char c) {
-    comma();
-    out_ += c;
-    first_.push_back(true);
-    return *this;
-  }
-  json_writer& close(char c) {
-    first_.pop_back();
-    out_ += c;
-    return *this;
-  }
-  std::string out_;
-  std::vector<bool> first_;
-  bool after_key_ = false;
-};
-
-/// A number as JSON: integers exactly, floats in their shortest form ("nan"/"inf" as strings).
+/// A number as JSON: integers exactly, floats in their shortest form with a point ("3.0"),
+/// non-finite ones as the strings "nan", "inf", "-inf".
 template <class T>
 std::string json_number(T x) {
-  json_writer w;
-  if constexpr (std::is_floating_point_v<T>)
-    w.num(static_cast<double>(x));
-  else if constexpr (std::is_signed_v<T>)
-    w.num(static_cast<std::int64_t>(x));
-  else
-    w.num(static_cast<std::uint64_t>(x));
-  return w.text();
+  if constexpr (std::is_floating_point_v<T>) {
+    const double v = static_cast<double>(x);
+    if (!std::isfinite(v)) return json_string(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+    char b[64];
+    std::string s(b, std::to_chars(b, b + sizeof b, v).ptr);
+    return s.find_first_of(".eE") == std::string::npos ? s + ".0" : s;
+  } else {
+    return std::to_string(x);
+  }
 }
 
 inline std::string json_bool(bool b) {
   return b ? "true" : "false";
 }
 
+/// A JSON list of values already in JSON: [a, b].
+inline std::string json_list(const std::vector<std::string>& values) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + values[i];
+  return s + "]";
+}
+
 /// A shape as a JSON list: [3, 4].
-inline std::string json_shape(const shmarray::shape_type& s) {
-  json_writer w;
-  w.begin_array();
-  for (auto d : s) w.num(static_cast<std::uint64_t>(d));
-  return w.end_array().text();
+inline std::string json_shape(const shmarray::shape_type& shape) {
+  std::vector<std::string> v;
+  for (auto d : shape) v.push_back(std::to_string(d));
+  return json_list(v);
 }
 
 /// One report written two ways by the same calls: a JSON object, or a table of labelled rows.
@@ -198,12 +144,13 @@ inline std::string json_shape(const shmarray::shape_type& s) {
 /// `label text` (none when label is empty); open() and close() nest an object under a row.
 class report {
  public:
-  explicit report(bool json) : json_(json) {
-    if (json_) w_.begin_object();
-  }
+  explicit report(bool json) : json_(json) {}
   report& add(std::string_view key, std::string_view json, std::string label = {},
               std::string text = {}) {
-    if (json_ && !key.empty()) w_.key(key).raw(json);
+    if (json_ && !key.empty()) {
+      out_.append(first_.back() ? "" : ", ").append(json_string(key)).append(": ").append(json);
+      first_.back() = false;
+    }
     if (!json_ && !label.empty()) rows_.push_back({std::move(label), std::move(text)});
     return *this;
   }
@@ -213,19 +160,22 @@ class report {
     return add(key, json_number(v), std::move(label), std::to_string(v));
   }
   report& open(std::string_view key, std::string label, std::string text) {
-    if (json_) w_.key(key).begin_object();
-    return add({}, {}, std::move(label), std::move(text));
-  }
-  report& close() {
-    if (json_) w_.end_object();
+    add(key, "{", std::move(label), std::move(text));
+    first_.push_back(true);
     return *this;
   }
-  /// The JSON object (closing it), or the table.
-  std::string str() { return json_ ? w_.end_object().text() : table(rows_); }
+  report& close() {
+    first_.pop_back();
+    out_ += '}';
+    return *this;
+  }
+  /// The JSON object, or the table.
+  std::string str() const { return json_ ? out_ + "}" : table(rows_); }
 
  private:
   bool json_;
-  json_writer w_;
+  std::string out_ = "{";
+  std::vector<bool> first_{true};  // per open object: no member yet
   std::vector<std::vector<std::string>> rows_;
 };
 
@@ -379,18 +329,17 @@ inline void record_rows(const shmarray::npy::dtype& d, const std::string& prefix
 
 /// A structured dtype's fields as JSON: [{"name", "descr" or nested "fields", "offset", "shape"}].
 inline std::string record_fields_json(const shmarray::npy::dtype& d) {
-  json_writer j;
-  j.begin_array();
+  std::vector<std::string> fields;
   for (const auto& f : d.fields) {
-    j.begin_object().key("name").str(f.name);
+    report r(true);
+    r.add("name", json_string(f.name));
     if (f.type.structured())
-      j.key("fields").raw(record_fields_json(f.type));
+      r.add("fields", record_fields_json(f.type));
     else
-      j.key("descr").str(f.type.simple);
-    j.key("offset").num(static_cast<std::uint64_t>(f.offset)).key("shape").raw(json_shape(f.shape));
-    j.end_object();
+      r.add("descr", json_string(f.type.simple));
+    fields.push_back(r.num("offset", f.offset).add("shape", json_shape(f.shape)).str());
   }
-  return j.end_array().text();
+  return json_list(fields);
 }
 
 /// One element of a structured dtype as NumPy prints a record: "(1.5, -2.0, 7, [1.0, 2.0],

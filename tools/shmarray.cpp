@@ -249,8 +249,7 @@ void cmd_ls(const parsed& a, output& o) {
     }
   }
   if (json) {
-    json_writer w;
-    w.begin_object().key("shm_dir").str(dir).key("segments").begin_array();
+    std::vector<std::string> segments;
     for (const auto& p : found) {
       report r(true);
       r.add("name", json_string(p.name)).add("kind", json_string(sa::to_string(p.kind)));
@@ -265,9 +264,11 @@ void cmd_ls(const parsed& a, output& o) {
         r.num("creator_pid", p.trailer().creator_pid)
             .add("creator", json_string(sa::to_string(p.creator)));
       if (!p.problem.empty()) r.add("problem", json_string(p.problem));
-      w.raw(r.str());
+      segments.push_back(r.str());
     }
-    o.out += w.end_array().end_object().text() + "\n";
+    report all_json(true);
+    o.out += all_json.add("shm_dir", json_string(dir)).add("segments", json_list(segments)).str();
+    o.out += "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows;
@@ -409,13 +410,12 @@ void cmd_info(const parsed& a, output& o) {
     r.add("sync", "null", p.has_trailer() ? "sync:" : "",
           msg("none (trailer version ", t.version, ": no generation counter or lock)"));
   }
-  std::string list;
-  for (std::size_t i = 0; i < elems.size(); ++i) list += (i ? ", " : "") + elems[i];
-  std::string text = "[" + list + (elems.size() < n ? (elems.empty() ? "..." : ", ...") : "") + "]";
+  std::string text = json_list(elems);  // the same list, Python's repr of each
+  if (elems.size() < n) text.insert(text.size() - 1, elems.empty() ? "..." : ", ...");
   if (n > 1 || !h.shape.empty())
     text += elems.size() < n ? msg(" (first ", elems.size(), " of ", n, ", C index order)")
                              : " (C index order)";
-  r.num("count", n).add("elements", "[" + list + "]", "elements:", text);
+  r.num("count", n).add("elements", json_list(elems), "elements:", text);
   o.out += r.str() + (json ? "\n" : "");
 }
 
