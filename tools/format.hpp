@@ -25,23 +25,7 @@ namespace shmtool {
 /// `s` with control characters and bytes >= 0x7f written as \xNN, so a hostile file name cannot
 /// break a line of output or drive the terminal.
 inline std::string printable(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\x%02x", c);
-      out += b;
-    }
-  }
-  return out;
-}
-
-/// "96 B", "1.5 KiB", "64.0 MiB".
-inline std::string short_bytes(std::uint64_t n) {
-  return shmarray::detail::human_bytes(n, true);
+  return shmarray::npy::detail::printable_descr(s);
 }
 
 /// "42s", "5m07s", "3h12m", "2d04h"; "?" for a negative age (clock skew).
@@ -82,116 +66,117 @@ inline std::string table(const std::vector<std::vector<std::string>>& rows) {
 // ---- JSON
 // ----------------------------------------------------------------------------------------
 
+/// The length of the well-formed UTF-8 sequence at s[i] (no overlongs, no surrogates, nothing
+/// above U+10FFFF), or 0.
+inline std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned c = at(0);
+  const std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                          : c >= 0xe0 && c <= 0xef ? 3
+                          : c >= 0xf0 && c <= 0xf4 ? 4
+                                                   : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  const unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+  const unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+  if (at(1) < lo || at(1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k)
+    if ((at(k) & 0xc0) != 0x80) return 0;
+  return len;
+}
+
 /// A JSON string literal. Valid UTF-8 passes through; control characters are \u escapes; a byte
 /// that is not part of valid UTF-8 becomes \u00XX (so the output is always valid JSON).
 inline std::string json_string(std::string_view s) {
   std::string out = "\"";
-  auto esc = [&](unsigned c) {
-    char b[8];
-    std::snprintf(b, sizeof b, "\\u%04x", c);
-    out += b;
-  };
   for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80 ? 1 : utf8_length(s, i);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      esc(c);
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
+    } else if (c < 0x20 || c == 0x7f || len == 0) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
     } else {
-      // Length of a well-formed UTF-8 sequence starting here, or 0.
-      std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-                        : c >= 0xe0 && c <= 0xef ? 3
-                        : c >= 0xf0 && c <= 0xf4 ? 4
-                                                 : 0;
-      bool ok = len > 0 && i + len <= s.size();
-      for (std::size_t k = 1; ok && k < len; ++k)
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      if (ok && len == 3) {  // no overlongs, no surrogates
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
-      }
-      if (ok && len == 4) {
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-      }
-      if (ok) {
-        out.append(s.data() + i, len);
-        i += len;
-      } else {
-        esc(c);
-        ++i;
-      }
+      out.append(s.data() + i, len);
     }
+    i += len ? len : 1;
   }
   return out + "\"";
 }
 
-/// Builds one JSON value: objects and arrays nest, commas are placed for the caller.
-class json_writer {
- public:
-  json_writer& begin_object() { return open('{'); }
-  json_writer& end_object() { return close('}'); }
-  json_writer& begin_array() { return open('['); }
-  json_writer& end_array() { return close(']'); }
-  json_writer& key(std::string_view k) {
-    comma();
-    out_ += json_string(k);
-    out_ += ": ";
-    after_key_ = true;
-    return *this;
-  }
-  json_writer& str(std::string_view v) { return raw(json_string(v)); }
-  json_writer& num(std::uint64_t v) { return raw(std::to_string(v)); }
-  json_writer& num(std::int64_t v) { return raw(std::to_string(v)); }
-  json_writer& num(double v) {
-    if (!std::isfinite(v)) return str(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+/// A number as JSON: integers exactly, floats in their shortest form with a point ("3.0"),
+/// non-finite ones as the strings "nan", "inf", "-inf".
+template <class T>
+std::string json_number(T x) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const double v = static_cast<double>(x);
+    if (!std::isfinite(v)) return json_string(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
     char b[64];
-    auto r = std::to_chars(b, b + sizeof b, v);
-    std::string s(b, r.ptr);
-    if (s.find_first_of(".eE") == std::string::npos) s += ".0";
-    return raw(s);
+    std::string s(b, std::to_chars(b, b + sizeof b, v).ptr);
+    return s.find_first_of(".eE") == std::string::npos ? s + ".0" : s;
+  } else {
+    return std::to_string(x);
   }
-  json_writer& boolean(bool v) { return raw(v ? "true" : "false"); }
-  json_writer& null() { return raw("null"); }
-  /// Inserts an already-formed JSON value.
-  json_writer& raw(std::string_view v) {
-    comma();
-    out_ += v;
-    return *this;
-  }
-  const std::string& text() const noexcept { return out_; }
+}
 
- private:
-  void comma() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_.empty()) {
-      if (!first_.back()) out_ += ", ";
+inline std::string json_bool(bool b) {
+  return b ? "true" : "false";
+}
+
+/// A JSON list of values already in JSON: [a, b].
+inline std::string json_list(const std::vector<std::string>& values) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + values[i];
+  return s + "]";
+}
+
+/// A shape as a JSON list: [3, 4].
+inline std::string json_shape(const shmarray::shape_type& shape) {
+  std::vector<std::string> v;
+  for (auto d : shape) v.push_back(std::to_string(d));
+  return json_list(v);
+}
+
+/// One report written two ways by the same calls: a JSON object, or a table of labelled rows.
+/// add(key, json, label, text) makes the member "key": json (none when key is empty) and the row
+/// `label text` (none when label is empty); open() and close() nest an object under a row.
+class report {
+ public:
+  explicit report(bool json) : json_(json) {}
+  report& add(std::string_view key, std::string_view json, std::string label = {},
+              std::string text = {}) {
+    if (json_ && !key.empty()) {
+      out_.append(first_.back() ? "" : ", ").append(json_string(key)).append(": ").append(json);
       first_.back() = false;
     }
+    if (!json_ && !label.empty()) rows_.push_back({std::move(label), std::move(text)});
+    return *this;
   }
-  json_writer& open(char c) {
-    comma();
-    out_ += c;
+  /// A number: its row (when labelled) shows it in decimal.
+  template <class T>
+  report& num(std::string_view key, T v, std::string label = {}) {
+    return add(key, json_number(v), std::move(label), std::to_string(v));
+  }
+  report& open(std::string_view key, std::string label, std::string text) {
+    add(key, "{", std::move(label), std::move(text));
     first_.push_back(true);
     return *this;
   }
-  json_writer& close(char c) {
+  report& close() {
     first_.pop_back();
-    out_ += c;
+    out_ += '}';
     return *this;
   }
-  std::string out_;
-  std::vector<bool> first_;
-  bool after_key_ = false;
+  /// The JSON object, or the table.
+  std::string str() const { return json_ ? out_ + "}" : table(rows_); }
+
+ private:
+  bool json_;
+  std::string out_ = "{";
+  std::vector<bool> first_{true};  // per open object: no member yet
+  std::vector<std::vector<std::string>> rows_;
 };
 
 // ---- Elements by dtype
@@ -201,8 +186,7 @@ class json_writer {
 struct dtype_view {
   char kind = 'V';        // 'b', 'i', 'u', 'f', 'c', 'm', 'M'; anything else is shown as hex
   std::size_t size = 0;   // bytes per element
-  bool swap = false;      // stored in the other byte order than this host's
-  std::string unit;       // datetime unit ("[ns]"), or ""
+  std::size_t swap = 0;   // bytes to reverse at a time: stored in the other byte order (swap_unit)
   std::string_view name;  // "float64", ... or "" for raw bytes
 };
 
@@ -210,14 +194,8 @@ inline dtype_view view_of(std::string_view descr, std::size_t size) {
   dtype_view v;
   v.size = size;
   if (descr.size() < 2) return v;
-  std::size_t i = 0;
-  char order = '|';
-  if (descr[0] == '<' || descr[0] == '>' || descr[0] == '|' || descr[0] == '=') order = descr[i++];
-  v.kind = descr[i];
-  const char native = shmarray::npy::detail::byte_order;
-  v.swap = (order == '<' || order == '>') && order != native && size > 1;
-  auto lb = descr.find('[');
-  if (lb != std::string_view::npos) v.unit = std::string(descr.substr(lb));
+  v.kind = descr[descr[0] == '<' || descr[0] == '>' || descr[0] == '|' || descr[0] == '=' ? 1 : 0];
+  v.swap = shmarray::npy::swap_unit(descr);
   struct known {
     char k;
     std::size_t n;
@@ -242,30 +220,9 @@ inline dtype_view view_of(std::string_view descr, std::size_t size) {
 /// false, [re, im] for complex, "nan"/"inf" strings for non-finite floats, "0x.." for bytes.
 inline std::string format_element(const dtype_view& v, const unsigned char* p, bool json) {
   unsigned char b[16] = {};
-  std::size_t n = v.size <= sizeof b ? v.size : sizeof b;
-  std::memcpy(b, p, n);
-  auto swap_part = [&](std::size_t at, std::size_t len) {
-    for (std::size_t k = 0; k < len / 2; ++k) std::swap(b[at + k], b[at + len - 1 - k]);
-  };
-  if (v.swap) {
-    if (v.kind == 'c') {
-      swap_part(0, v.size / 2);
-      swap_part(v.size / 2, v.size / 2);
-    } else if (v.kind != 'V') {
-      swap_part(0, v.size);
-    }
-  }
-  auto num = [&](auto x) {
-    json_writer w;
-    if constexpr (std::is_floating_point_v<decltype(x)>)
-      w.num(static_cast<double>(x));
-    else if constexpr (std::is_signed_v<decltype(x)>)
-      w.num(static_cast<std::int64_t>(x));
-    else
-      w.num(static_cast<std::uint64_t>(x));
-    return w.text();
-  };
-  // Python's repr: 3.0 for a float, but (1-2j) for a complex.
+  std::memcpy(b, p, v.size <= sizeof b ? v.size : sizeof b);
+  if (v.swap && v.kind != 'V') shmarray::npy::swap_bytes(b, v.size, v.swap);
+  // Python's repr: 3.0 for a float, but (1-2j) for a complex; a float32 in its own shortest form.
   auto real_text = [&](auto x, bool point) {
     if (std::isnan(x)) return std::string("nan");
     if (std::isinf(x)) return std::string(x > 0 ? "inf" : "-inf");
@@ -275,11 +232,18 @@ inline std::string format_element(const dtype_view& v, const unsigned char* p, b
     if (point && s.find_first_of(".e") == std::string::npos) s += ".0";
     return s;
   };
-  auto real = [&](double x) { return json ? num(x) : real_text(x, true); };
+  auto real = [&](auto x) { return json ? json_number(x) : real_text(x, true); };
   auto load = [&](auto tag) {
     decltype(tag) x;
     std::memcpy(&x, b, sizeof x);
     return x;
+  };
+  auto integer = [&](auto i8, auto i16, auto i32, auto i64) {
+    using T = decltype(i64);
+    return json_number(v.size == 1   ? T(load(i8))
+                       : v.size == 2 ? T(load(i16))
+                       : v.size == 4 ? T(load(i32))
+                                     : load(i64));
   };
   switch (v.kind) {
     case 'b':
@@ -287,50 +251,22 @@ inline std::string format_element(const dtype_view& v, const unsigned char* p, b
       return b[0] ? "True" : "False";
     case 'i':
     case 'm':
-    case 'M': {
-      std::int64_t x = v.size == 1   ? load(std::int8_t{})
-                       : v.size == 2 ? load(std::int16_t{})
-                       : v.size == 4 ? load(std::int32_t{})
-                                     : load(std::int64_t{});
-      return num(x);
-    }
-    case 'u': {
-      std::uint64_t x = v.size == 1   ? load(std::uint8_t{})
-                        : v.size == 2 ? load(std::uint16_t{})
-                        : v.size == 4 ? load(std::uint32_t{})
-                                      : load(std::uint64_t{});
-      return num(x);
-    }
+    case 'M': return integer(std::int8_t{}, std::int16_t{}, std::int32_t{}, std::int64_t{});
+    case 'u': return integer(std::uint8_t{}, std::uint16_t{}, std::uint32_t{}, std::uint64_t{});
     case 'f': {
-      double x;
-      if (v.size == 2) {  // IEEE binary16
-        auto h = static_cast<unsigned>(load(std::uint16_t{}));
-        int e = static_cast<int>((h >> 10) & 0x1f);
-        double m = static_cast<double>(h & 0x3ff);
-        x = e == 0    ? std::ldexp(m, -24)
-            : e == 31 ? (m == 0 ? INFINITY : NAN)
-                      : std::ldexp(m + 1024, e - 25);
-        if (h & 0x8000) x = -x;
-      } else if (v.size == 4) {
-        x = static_cast<double>(load(float{}));
-      } else {
-        x = load(double{});
-      }
-      // float32 values print with their own shortest form, not double's.
-      if (v.size == 4 && !json && std::isfinite(x)) {
-        char t[64];
-        auto r = std::to_chars(t, t + sizeof t, load(float{}));
-        std::string s(t, r.ptr);
-        if (s.find_first_of(".e") == std::string::npos) s += ".0";
-        return s;
-      }
-      return real(x);
+      if (v.size == 4) return real(load(float{}));
+      if (v.size == 8) return real(load(double{}));
+      const auto h = static_cast<unsigned>(load(std::uint16_t{}));  // IEEE binary16
+      const int e = static_cast<int>((h >> 10) & 0x1f);
+      const double m = static_cast<double>(h & 0x3ff);
+      const double x = e == 0    ? std::ldexp(m, -24)
+                       : e == 31 ? (m == 0 ? INFINITY : NAN)
+                                 : std::ldexp(m + 1024, e - 25);
+      return real(h & 0x8000 ? -x : x);
     }
     case 'c': {
       auto text = [&](auto z) {
-        if (json)
-          return "[" + num(static_cast<double>(z.real())) + ", " +
-                 num(static_cast<double>(z.imag())) + "]";
+        if (json) return "[" + json_number(z.real()) + ", " + json_number(z.imag()) + "]";
         std::string i = real_text(z.imag(), false);
         if (i[0] != '-') i = "+" + i;
         return "(" + real_text(z.real(), false) + i + "j)";
@@ -389,6 +325,21 @@ inline void record_rows(const shmarray::npy::dtype& d, const std::string& prefix
     out.emplace_back(name, t + " at offset " + std::to_string(base + f.offset));
     if (f.type.structured()) record_rows(f.type, name + ".", base + f.offset, out);
   }
+}
+
+/// A structured dtype's fields as JSON: [{"name", "descr" or nested "fields", "offset", "shape"}].
+inline std::string record_fields_json(const shmarray::npy::dtype& d) {
+  std::vector<std::string> fields;
+  for (const auto& f : d.fields) {
+    report r(true);
+    r.add("name", json_string(f.name));
+    if (f.type.structured())
+      r.add("fields", record_fields_json(f.type));
+    else
+      r.add("descr", json_string(f.type.simple));
+    fields.push_back(r.num("offset", f.offset).add("shape", json_shape(f.shape)).str());
+  }
+  return json_list(fields);
 }
 
 /// One element of a structured dtype as NumPy prints a record: "(1.5, -2.0, 7, [1.0, 2.0],

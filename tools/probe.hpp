@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <shmarray/detail/message.hpp>
 #include <shmarray/error.hpp>
 #include <shmarray/inspect.hpp>
 #include <string>
@@ -27,11 +28,14 @@ namespace shmtool {
 namespace sa = shmarray;
 using kind = sa::segment_kind;
 using liveness = sa::creator_state;
+using errc = sa::errc;
+using sa::detail::msg;
+using sa::detail::throw_error;
 
 /// The directory that holds the segments: $SHMARRAY_SHM_DIR, else /dev/shm.
 inline std::string shm_dir() {
   const char* d = std::getenv("SHMARRAY_SHM_DIR");
-  std::string s = d && *d ? d : "/dev/shm";
+  std::string s = d && *d ? d : sa::detail::shm_dir_path;
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
 }
@@ -45,21 +49,29 @@ inline std::string user_name(uid_t uid) {
   return "";
 }
 
+/// The user name, else the uid.
+inline std::string owner_string(uid_t uid) {
+  std::string n = user_name(uid);
+  return n.empty() ? std::to_string(uid) : n;
+}
+
 /// Seconds since the file was created (birth time, else status change).
 inline double age_of(int fd, const struct stat& st) {
   struct timespec now {};
   ::clock_gettime(CLOCK_REALTIME, &now);
-  double t =
-      static_cast<double>(st.st_ctim.tv_sec) + 1e-9 * static_cast<double>(st.st_ctim.tv_nsec);
+  auto secs = [](auto s, auto ns) {
+    return static_cast<double>(s) + 1e-9 * static_cast<double>(ns);
+  };
+  double t = secs(st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 #ifdef STATX_BTIME
   struct statx sx {};
   if (fd >= 0 && ::statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) == 0 &&
       (sx.stx_mask & STATX_BTIME))
-    t = static_cast<double>(sx.stx_btime.tv_sec) + 1e-9 * static_cast<double>(sx.stx_btime.tv_nsec);
+    t = secs(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
 #else
   (void)fd;
 #endif
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec) - t;
+  return secs(now.tv_sec, now.tv_nsec) - t;
 }
 
 /// One file of the folder, as inspect() saw it, with its path and age.
@@ -76,10 +88,9 @@ struct probe : sa::segment_info {
 inline probe probe_file(const std::string& op, const std::string& dir, const std::string& name,
                         bool must_open, std::chrono::milliseconds ready = {},
                         std::size_t max_header_size = sa::npy::default_max_header_size) {
-  const bool default_dir = dir == sa::detail::shm_dir_path;
   try {
     sa::inspect_options o;
-    o.directory = default_dir ? "" : dir;
+    o.directory = dir == sa::detail::shm_dir_path ? "" : dir;
     o.ready_timeout = ready;
     o.must_open = must_open;
     o.max_header_size = max_header_size;
@@ -89,26 +100,26 @@ inline probe probe_file(const std::string& op, const std::string& dir, const std
       p.age = age_of(p.native_handle(), p.st);
     return p;
   } catch (const sa::error& e) {
-    const std::string what = op + " '" + printable(name) + "'";
-    if (e.kind() == sa::errc::not_found)
-      sa::detail::throw_error(sa::errc::not_found, what + ": no such segment in " + dir,
-                              e.native_error());
-    if (e.kind() == sa::errc::permission_denied)
-      sa::detail::throw_error(
-          e.kind(), what + ": permission denied (open: " + std::strerror(e.native_error()) + ")",
-          e.native_error());
-    throw;
+    const errc k = e.kind();
+    if (k != errc::not_found && k != errc::permission_denied) throw;
+    throw_error(k,
+                msg(op, " '", printable(name), "': ",
+                    k == errc::not_found
+                        ? "no such segment in " + dir
+                        : msg("permission denied (open: ", std::strerror(e.native_error()), ')')),
+                e.native_error());
   }
+}
+
+/// Throws errno `e` as the failure of `what` (the error kind errno maps to).
+[[noreturn]] inline void throw_errno(const std::string& what, int e) {
+  throw_error(sa::detail::errc_from_errno(e), msg(what, ": ", std::strerror(e)), e);
 }
 
 /// The names in `dir`, sorted ("." and ".." left out).
 inline std::vector<std::string> list_dir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
-  if (!d) {
-    int e = errno;
-    sa::detail::throw_error(sa::detail::errc_from_errno(e),
-                            "cannot list " + dir + ": " + std::strerror(e), e);
-  }
+  if (!d) throw_errno("cannot list " + dir, errno);
   std::vector<std::string> names;
   while (dirent* ent = ::readdir(d)) {
     std::string n = ent->d_name;
@@ -122,28 +133,20 @@ inline std::vector<std::string> list_dir(const std::string& dir) {
 /// Removes `dir`/`name` if it is still the file `p` looked at (same device and inode): a file
 /// swapped in under the same name after the check is not removed. Throws the OS error.
 inline void remove_checked(const probe& p) {
+  const std::string what = "remove '" + p.name + "'";
   struct stat now {};
-  if (::lstat(p.path.c_str(), &now) != 0) {
-    int e = errno;
-    sa::detail::throw_error(sa::detail::errc_from_errno(e),
-                            "remove '" + p.name + "': " + std::strerror(e), e);
-  }
+  if (::lstat(p.path.c_str(), &now) != 0) throw_errno(what, errno);
   if (now.st_dev != p.st.st_dev || now.st_ino != p.st.st_ino)
-    sa::detail::throw_error(sa::errc::not_found,
-                            "remove '" + p.name + "': it was replaced meanwhile; left alone");
+    throw_error(errc::not_found, what + ": it was replaced meanwhile; left alone");
   if (::unlink(p.path.c_str()) != 0) {
-    int e = errno;
-    auto c = sa::detail::errc_from_errno(e);
-    sa::detail::throw_error(
-        c,
-        "remove '" + p.name + "': " +
-            (c == sa::errc::permission_denied
-                 ? std::string("permission denied (it belongs to ") +
-                       (user_name(p.st.st_uid).empty() ? "uid " + std::to_string(p.st.st_uid)
-                                                       : user_name(p.st.st_uid)) +
-                       ")"
-                 : std::string("unlink: ") + std::strerror(e)),
-        e);
+    const int e = errno;
+    if (sa::detail::errc_from_errno(e) != errc::permission_denied)
+      throw_errno(what + ": unlink", e);
+    const std::string u = user_name(p.st.st_uid);
+    throw_error(errc::permission_denied,
+                msg(what, ": permission denied (it belongs to ",
+                    u.empty() ? "uid " + std::to_string(p.st.st_uid) : u, ')'),
+                e);
   }
 }
 
