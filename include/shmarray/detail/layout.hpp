@@ -6,7 +6,7 @@
 //   ^ byte 0: 0 while the creator writes, 0x93 once published
 //
 // Creators: plan_layout -> segment::create (the header, except byte 0, is written before the file
-// is sized, so an opener never sees a sized file without "NUMPY" at bytes 1-5) -> write_trailer ->
+// is sized, so an opener never sees a sized file without "NUMPY" at bytes 1-5) -> write_layout ->
 // fill -> publish. Readers: read_prefix -> classify -> parse_prefix -> check_layout. Who made a
 // segment and whether it still runs: creator_of. Nothing here maps memory (segment.hpp does).
 #pragma once
