@@ -546,7 +546,7 @@ void cmd_load(const parsed& a, output& o) {
     if (generated) name = d::generate_name();
     try {
       seg = d::segment::create("load", name, plan.total, mode, sa::huge_pages::prefer,
-                               plan.unpublished_header(), dir_fd.get());
+                               plan.unpublished_header(), dir_fd.get(), true);
       break;
     } catch (const sa::error& e) {
       if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
@@ -559,7 +559,11 @@ void cmd_load(const parsed& a, output& o) {
   auto* base = static_cast<unsigned char*>(seg.base());
   d::write_layout(base, plan, false, r.item_size(), hash,
                   d::trailer_flag_detached | (seg.huge() ? d::trailer_flag_huge : 0u), name);
-  r.read_data_as_stored(base + plan.data_offset());
+  if (seg.fd() >= 0 && !seg.huge() && !r.swaps_bytes())  // 4 KiB pages: sendfile
+    r.send_data(seg.fd(), plan.data_offset(), base + plan.data_offset());
+  else
+    r.read_data_as_stored(base + plan.data_offset());
+  seg.drop_fd();
   seg.publish(d::published_byte);
   seg.disown();  // the segment outlives the tool
   o.out += name + "\n";

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +99,28 @@ class file_reader {
       read_exact(p + done, n, hdr_.data_offset + done);
       swap_bytes(p + done, n, swap_unit_);
       done += n;
+    }
+  }
+  /// For a file in this host's byte order (!swaps_bytes()): copies the data into the file `out_fd`
+  /// at `out_off` with sendfile, page cache to page cache, no page faults (shared memory on 4 KiB
+  /// pages: 1.3-1.5x faulting the pages in and reading into them, even in two threads, here).
+  /// `dst` is the same memory, mapped: what sendfile does not copy (it fails, or the kernel
+  /// refuses it) is read into it. Throws as read_data, bad_format if the file shrank.
+  void send_data(int out_fd, std::size_t out_off, void* dst) {
+    std::size_t done = 0;
+    if (swap_unit_ == 0 && ::lseek(out_fd, static_cast<off_t>(out_off), SEEK_SET) >= 0) {
+      off_t in = static_cast<off_t>(hdr_.data_offset);
+      while (done < nbytes_) {
+        const ssize_t r = shmarray::detail::retry(
+            [&] { return ::sendfile(out_fd, fd_.get(), &in, nbytes_ - done); });
+        if (r <= 0) break;  // the end of the file (read_exact says truncated) or no sendfile here
+        done += static_cast<std::size_t>(r);
+      }
+    }
+    if (done < nbytes_) {
+      auto* p = static_cast<char*>(dst) + done;
+      if (swap_unit_ == 0) return read_exact(p, nbytes_ - done, hdr_.data_offset + done);
+      read_data(dst);
     }
   }
   /// Reads the data bytes exactly as the file stores them (hdr().descr's byte order).

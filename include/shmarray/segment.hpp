@@ -88,10 +88,13 @@ class segment {
   /// file has its size -- so whoever opens a sized segment finds those bytes in place -- then
   /// reserves `size` bytes and maps them read-write, on huge pages as `hp` asks (see
   /// create_huge). In /dev/shm through Boost's shared_memory_object, or, with `dir_fd` >= 0, in
-  /// that directory (the tool's SHMARRAY_SHM_DIR). Throws already_exists, no_space,
-  /// permission_denied, ... and leaves nothing behind.
+  /// that directory (the tool's SHMARRAY_SHM_DIR). With `keep_fd` it keeps a descriptor of the
+  /// file until drop_fd() (-1 if it could not: the caller writes through the mapping then), for
+  /// filling by pwrite/sendfile. Throws already_exists, no_space, permission_denied, ... and
+  /// leaves nothing behind.
   static segment create(std::string_view op, const std::string& name, std::size_t size,
-                        unsigned mode, huge_pages hp, std::string_view head, int dir_fd = -1) {
+                        unsigned mode, huge_pages hp, std::string_view head, int dir_fd = -1,
+                        bool keep_fd = false) {
     segment s;
     bip::shared_memory_object shm;
     unique_fd own;
@@ -134,6 +137,7 @@ class segment {
     s.unlink_ = true;
     s.creator_pid_ = ::getpid();
     s.size_ = size;
+    if (keep_fd) s.fd_ = dir_fd < 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : own.release();
     guard.dismiss();
     return s;
   }
@@ -247,7 +251,7 @@ class segment {
   }
   /// True when the segment is (partly) on huge pages, or flagged so by its creator.
   bool huge() const noexcept { return huge_; }
-  /// The descriptor open() keeps until drop_fd() (-1 otherwise).
+  /// The descriptor open() (or create() with keep_fd) keeps until drop_fd() (-1 otherwise).
   int fd() const noexcept { return fd_; }
   std::size_t size() const noexcept { return size_; }
   const std::string& name() const noexcept { return name_; }

@@ -328,13 +328,15 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
     fortran_ = fortran;
   }
 
-  static void no_fill_(shared_array&) noexcept {}
+  static void no_fill_(shared_array&, int, std::size_t) noexcept {}
 
   // The one creation path: validate (unless unsafe), plan the layout, create and reserve the
-  // segment (tracked by the manager first), write header and trailer, fill, publish.
+  // segment (tracked by the manager first), write header and trailer, fill, publish. fill(a, fd,
+  // data_offset) gets the segment's descriptor when `file_fill` asks for it and the memory is on
+  // 4 KiB pages (filling by pwrite/sendfile pays then), else -1.
   template <class Fill>
   static shared_array create_(manager* m, shape_type shape, const create_options& o, bool validate,
-                              std::string_view op, Fill&& fill) {
+                              std::string_view op, Fill&& fill, bool file_fill = false) {
     static_assert(!read_only, "shared_array<const T> cannot allocate; attach instead");
     // The shape is checked in every variant (an overflow check costs nothing, and a handle whose
     // size() exceeds its mapping would be a lie); _unsafe skips the name and mode checks.
@@ -343,9 +345,12 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
     if (validate) detail::validate_create(op, o);
     const detail::layout_plan plan = plan_(op, o.name, shape, o.fortran_order);
     shared_array a;  // with a manager, the manager decides when the name goes (see close())
-    detail::create_segment(a.seg_, a.mgr_, m, op, o, plan);
+    detail::create_segment(a.seg_, a.mgr_, m, op, o, plan,
+                           file_fill && plan.data_bytes >= detail::file_write_min_bytes);
     a.finish_create_(std::move(shape), o.fortran_order, plan, false);
-    fill(a);  // if it throws, a's destructor unlinks (and untracks) what was created
+    // if fill throws, a's destructor unlinks (and untracks) what was created
+    fill(a, a.seg_.huge() ? -1 : a.seg_.fd(), plan.data_offset());
+    a.seg_.drop_fd();
     a.seg_.publish(detail::published_byte);
     return a;
   }
@@ -355,10 +360,10 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
     if constexpr (detail::is_shared_array<Src>::value)
       if (!src.is_open())
         detail::throw_error(errc::closed, "copy: the source shared_array is closed");
-    auto fill = [&](shared_array& a) {
-      detail::copy_from(a.data_, a.fortran_, a.size_, src, o.copy_threads);
+    auto fill = [&](shared_array& a, int fd, std::size_t data_offset) {
+      detail::copy_from(a.data_, a.fortran_, a.size_, src, o.copy_threads, fd, data_offset);
     };
-    return create_(m, detail::shape_of(src), o, validate, "copy", fill);
+    return create_(m, detail::shape_of(src), o, validate, "copy", fill, true);
   }
 
   static shared_array load_(manager* m, const std::string& path, const create_options& o) {
@@ -371,11 +376,12 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
                       npy::dtype_difference<T>(r.hdr().descr)));
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
-    auto fill = [&](shared_array& a) {
+    auto fill = [&](shared_array& a, int fd, std::size_t data_offset) {
+      if (fd >= 0 && !r.swaps_bytes()) return r.send_data(fd, data_offset, a.data_);
       detail::populate_pages(a.data_, a.nbytes(), o.copy_threads);  // fault pages in parallel
       r.read_data(a.data_);
     };
-    return create_(m, r.hdr().shape, opts, true, "load", fill);
+    return create_(m, r.hdr().shape, opts, true, "load", fill, true);
   }
 
   // attach: detail::open_checked (factory.hpp) opens, waits, validates and maps; here the view.

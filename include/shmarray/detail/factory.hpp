@@ -72,15 +72,18 @@ inline void validate_create(std::string_view op, const create_options& o) {
 /// Creates the segment of `plan` (sized, reserved, the header in place but unpublished) under
 /// o.name, or a generated name retried on a clash. With a manager `m`, the manager tracks the name
 /// before it exists and decides when it goes: `seg` is disowned and `mgr` set (if recording the
-/// segment's identity throws, seg still owns it and unlinks it when destroyed).
+/// segment's identity throws, seg still owns it and unlinks it when destroyed). `keep_fd`: seg
+/// keeps a descriptor for a fill by pwrite/sendfile (segment::create).
 inline void create_segment(segment& seg, std::shared_ptr<manager_state>& mgr, manager* m,
-                           std::string_view op, const create_options& o, const layout_plan& plan) {
+                           std::string_view op, const create_options& o, const layout_plan& plan,
+                           bool keep_fd = false) {
   const bool generated = o.name.empty();
   for (int attempt = 0;; ++attempt) {
     std::string name = generated ? generate_name() : o.name;
     if (m) m->track(name);
     try {
-      seg = segment::create(op, name, plan.total, o.mode, o.huge_pages, plan.unpublished_header());
+      seg = segment::create(op, name, plan.total, o.mode, o.huge_pages, plan.unpublished_header(),
+                            -1, keep_fd);
       break;
     } catch (const error& e) {
       if (m) m->untrack(name);
