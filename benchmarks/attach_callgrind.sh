@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 driver=""
-n=200
+n=500
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -n) n="$2"; shift 2 ;;
