@@ -6,6 +6,7 @@
 // dynamic linker's lazy bindings.
 //
 // usage: attach_callgrind_driver attach|attach_unsafe|allocate [N]
+#include <unistd.h>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -13,7 +14,6 @@
 #include <new>
 #include <shmarray/shared_array.hpp>
 #include <string>
-#include <unistd.h>
 
 namespace sh = shmarray;
 using array = sh::shared_array<double>;
@@ -27,7 +27,9 @@ SHMARRAY_MEASURED void measured_attach(const std::string& name, void* out) {
 SHMARRAY_MEASURED void measured_attach_unsafe(const std::string& name, void* out) {
   ::new (out) array(array::attach_unsafe(name, {16}));
 }
-SHMARRAY_MEASURED void measured_allocate(void* out) { ::new (out) array(array::allocate({16})); }
+SHMARRAY_MEASURED void measured_allocate(void* out) {
+  ::new (out) array(array::allocate({16}));
+}
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -469,8 +469,12 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   bool fortran = false;
   p = parse_canonical_head(p, e, descr, fortran);
   if (!p) return false;
+  // NumPy's own spelling of a number needs no canonicalising (and no copy).
   canonical_descr c;
-  if (!canonicalize(descr, c, h.major == 3)) return false;
+  if (!is_canonical_number(descr)) {
+    if (!canonicalize(descr, c, h.major == 3)) return false;
+    descr = c.view();
+  }
   if (!lit(", 'shape': (", 12)) return false;
   std::size_t dims[max_rank];
   std::size_t rank = 0;
@@ -499,7 +503,7 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   while (p < e && *p == ' ') ++p;
   if (p < e && *p == '\n') ++p;
   if (p != e) return false;
-  h.descr.assign(c.text, c.size);
+  h.descr.assign(descr.data(), descr.size());
   h.fortran_order = fortran;
   h.shape.assign(dims, dims + rank);
   return true;
@@ -633,6 +637,7 @@ inline std::size_t itemsize(std::string_view d) noexcept {
 /// ('f8', '=f8', '|f8' and '<f8' on a little-endian host; '<u1' and '|u1'; 'd' and 'float64').
 /// Descrs that are not dtypes are the same only when spelled the same.
 inline bool same_descr(std::string_view found, std::string_view ours) noexcept {
+  if (found == ours) return true;  // the same spelling: the same dtype, or the same non-dtype
   canonical_descr a, b;
   if (!canonicalize(found, a) || !canonicalize(ours, b)) return found == ours;
   return a.view() == b.view();
