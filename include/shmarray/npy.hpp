@@ -536,8 +536,10 @@ inline void check_structured_descr(std::string_view descr, source what);
 /// that the data fits in `size` (the caller knows the element size). As np.load does, it refuses a
 /// header whose text (after the length field) is longer than `max_header_size` characters; pass
 /// SIZE_MAX for no limit. The descr it returns is NumPy's canonical spelling (see canonicalize).
-inline header parse_header(const void* data, std::size_t size, source what,
-                           std::size_t max_header_size = default_max_header_size) {
+/// This form fills `h`, every field of it (after a throw, h holds part of what was read): a
+/// caller that keeps the header in a struct of its own is spared moving one.
+inline void parse_header(const void* data, std::size_t size, source what,
+                         std::size_t max_header_size, header& h) {
   const auto* b = static_cast<const unsigned char*>(data);
   // Messages are built only on the error paths: the success path allocates nothing but the
   // header's shape.
@@ -545,7 +547,6 @@ inline header parse_header(const void* data, std::size_t size, source what,
   if (size < 10 || std::memcmp(b, magic, magic_size) != 0)
     shmarray::detail::throw_error(errc::bad_format,
                                   w() + ": not a .npy segment (no \\x93NUMPY magic)");
-  header h;
   h.major = b[6];
   h.minor = b[7];
   if (h.major < 1 || h.major > 3 || h.minor != 0)
@@ -570,8 +571,9 @@ inline header parse_header(const void* data, std::size_t size, source what,
   h.data_offset = prefix + hlen;
   const char* p = reinterpret_cast<const char*>(b + prefix);
   std::size_t ignored_bytes;
-  if (detail::parse_canonical(p, hlen, h) && checked_bytes(h.shape, 1, ignored_bytes)) return h;
+  if (detail::parse_canonical(p, hlen, h) && checked_bytes(h.shape, 1, ignored_bytes)) return;
   h.shape.clear();
+  h.fortran_order = false;
   detail::dict_parser ps(p, p + hlen, what, h.major);
   bool seen_descr = false, seen_fortran = false, seen_shape = false;
   ps.expect('{');
@@ -607,13 +609,19 @@ inline header parse_header(const void* data, std::size_t size, source what,
     ps.fail("missing key (needs 'descr', 'fortran_order' and 'shape')");
   std::size_t ignored;
   if (!checked_bytes(h.shape, 1, ignored)) ps.fail("the shape's element count overflows size_t");
+}
+/// The same, returning the header.
+inline header parse_header(const void* data, std::size_t size, source what,
+                           std::size_t max_header_size = default_max_header_size) {
+  header h;
+  parse_header(data, size, what, max_header_size, h);
   return h;
 }
 
 /// parse_header without messages: false when the bytes are not a header NumPy would write.
 inline bool try_parse_header(const void* data, std::size_t size, header& h) noexcept {
   try {
-    h = parse_header(data, size, "");
+    parse_header(data, size, "", default_max_header_size, h);
     return true;
   } catch (...) {
     return false;
