@@ -429,16 +429,23 @@ namespace detail {
 //   {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   + spaces + '\n'
 // parsed in one pass. Anything else (other key orders, spacing, quotes) returns false and goes to
 // the general parser, which accepts every spelling NumPy reads and explains what is wrong.
+
+// Skips the literal `s` at p (false if it is not there); inlined, so memcmp's length is known.
+template <std::size_t N>
+__attribute__((always_inline)) inline bool skip_literal(const char*& p, const char* e,
+                                                        const char (&s)[N]) noexcept {
+  constexpr std::size_t k = N - 1;
+  if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
+  p += k;
+  return true;
+}
 /// The canonical dict's head, `{'descr': '<d>', 'fortran_order': <b>`: returns where it ends, or
-/// nullptr when the bytes are not spelled that way. attach_unsafe reads the order with it alone.
-inline const char* parse_canonical_head(const char* p, const char* e, std::string_view& descr,
-                                        bool& fortran) noexcept {
-  auto lit = [&](const char* s, std::size_t k) {
-    if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
-    p += k;
-    return true;
-  };
-  if (!lit("{'descr': '", 11)) return nullptr;
+/// nullptr when the bytes are not spelled that way. Inlined into parse_canonical (attach's hot
+/// path); attach_unsafe reads the order with parse_canonical_head alone.
+__attribute__((always_inline)) inline const char* canonical_head(const char* p, const char* e,
+                                                                 std::string_view& descr,
+                                                                 bool& fortran) noexcept {
+  if (!skip_literal(p, e, "{'descr': '")) return nullptr;
   const char* d = p;
   while (p < e && *p != '\'') {
     if (*p == '\\' || *p == '"' || static_cast<unsigned char>(*p) < 32) return nullptr;
@@ -447,27 +454,27 @@ inline const char* parse_canonical_head(const char* p, const char* e, std::strin
   const std::size_t dl = static_cast<std::size_t>(p - d);
   if (p == e || dl > 64) return nullptr;
   ++p;
-  if (!lit(", 'fortran_order': ", 19)) return nullptr;
-  if (lit("True", 4))
+  if (!skip_literal(p, e, ", 'fortran_order': ")) return nullptr;
+  if (skip_literal(p, e, "True"))
     fortran = true;
-  else if (lit("False", 5))
+  else if (skip_literal(p, e, "False"))
     fortran = false;
   else
     return nullptr;
   descr = std::string_view(d, dl);
   return p;
 }
+inline const char* parse_canonical_head(const char* p, const char* e, std::string_view& descr,
+                                        bool& fortran) noexcept {
+  return canonical_head(p, e, descr, fortran);
+}
 
 inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   const char* const e = p + n;
-  auto lit = [&](const char* s, std::size_t k) {
-    if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
-    p += k;
-    return true;
-  };
+  auto lit = [&](const auto& s) { return skip_literal(p, e, s); };
   std::string_view descr;
   bool fortran = false;
-  p = parse_canonical_head(p, e, descr, fortran);
+  p = canonical_head(p, e, descr, fortran);  // inlined: this is attach's hot path
   if (!p) return false;
   // NumPy's own spelling of a number needs no canonicalising (and no copy).
   canonical_descr c;
@@ -475,10 +482,10 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
     if (!canonicalize(descr, c, h.major == 3)) return false;
     descr = c.view();
   }
-  if (!lit(", 'shape': (", 12)) return false;
+  if (!lit(", 'shape': (")) return false;
   std::size_t dims[max_rank];
   std::size_t rank = 0;
-  if (!lit(")", 1)) {
+  if (!lit(")")) {
     for (;;) {
       if (p == e || *p < '0' || *p > '9' || rank == max_rank) return false;
       if (*p == '0' && e - p > 1 && p[1] >= '0' && p[1] <= '9') return false;  // "06"
@@ -488,13 +495,13 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
             __builtin_add_overflow(v, static_cast<std::size_t>(*p - '0'), &v))
           return false;
       dims[rank++] = v;
-      if (lit(", ", 2)) continue;
-      if (lit(",)", 2)) break;
-      if (rank > 1 && lit(")", 1)) break;
+      if (lit(", ")) continue;
+      if (lit(",)")) break;
+      if (rank > 1 && lit(")")) break;
       return false;
     }
   }
-  if (!lit(", }", 3)) return false;
+  if (!lit(", }")) return false;
   // The padding: spaces, eight at a time, then the newline.
   for (std::uint64_t w; e - p >= 8; p += 8) {
     std::memcpy(&w, p, 8);

@@ -209,7 +209,7 @@ namespace detail {
 // The fast path of canonicalize: a number's descr already spelled as NumPy writes it ('<f8',
 // '>i4', '|u1', '|b1', '<c16'), which is its own canonical form. True for exactly some of the
 // strings the general path returns unchanged; false sends everything else there.
-inline bool is_canonical_number(std::string_view d) noexcept {
+__attribute__((always_inline)) inline bool is_canonical_number(std::string_view d) noexcept {
   const std::size_t len = d.size();
   if (len < 3 || len > 4) return false;
   const char order = d[0], kind = d[1], c2 = d[2], c3 = len == 4 ? d[3] : '0';
