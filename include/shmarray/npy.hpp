@@ -4,6 +4,7 @@
 // and refuses headers longer than NumPy's max_header_size (10,000) unless the caller raises it.
 #pragma once
 
+#include <charconv>
 #include <complex>
 #include <cstddef>
 #include <cstdint>
@@ -176,37 +177,63 @@ inline std::string shape_string(const shape_type& shape) {
 
 /// The header bytes for an array: magic, version, length, the dict, padded with spaces and ended by
 /// '\n' so that the data starts at a multiple of 64. Format 1.0 unless the dict needs 2.0.
+/// Written in place into the one string returned (allocate's path: no temporaries).
 inline std::string write_header(std::string_view descr_, bool fortran_order,
                                 const shape_type& shape) {
   const bool list = !descr_.empty() && descr_[0] == '[';  // a structured descr, unquoted
-  std::string dict = list ? "{'descr': " : "{'descr': '";
-  dict += descr_;
-  dict += list ? ", 'fortran_order': " : "', 'fortran_order': ";
-  dict += fortran_order ? "True" : "False";
-  dict += ", 'shape': ";
-  dict += shape_string(shape);
-  dict += ", }";
+  // A list is written unquoted.
+  const std::string_view head = list ? "{'descr': " : "{'descr': '",
+                         order = list ? ", 'fortran_order': " : "', 'fortran_order': ";
+  constexpr std::string_view shape_key = ", 'shape': (", tail = ", }";
+  const std::string_view value = fortran_order ? "True" : "False";
+  // The shape as Python writes a tuple: "(3, 4)", "(5,)", "()".
+  std::size_t shape_chars = 1 + (shape.size() == 1);  // ')' and a 1-tuple's ','
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    std::size_t digits = 1;
+    for (std::size_t d = shape[i]; d >= 10; d /= 10) ++digits;
+    shape_chars += digits + (i ? 2 : 0);
+  }
+  const std::size_t dict = head.size() + descr_.size() + order.size() + value.size() +
+                           shape_key.size() + shape_chars + tail.size();
   std::size_t prefix = 10;
-  std::size_t total = (prefix + dict.size() + 1 + alignment - 1) / alignment * alignment;
+  std::size_t total = (prefix + dict + 1 + alignment - 1) / alignment * alignment;
   int major = 1;
   if (total - prefix > 0xffff) {
     prefix = 12;
-    total = (prefix + dict.size() + 1 + alignment - 1) / alignment * alignment;
+    total = (prefix + dict + 1 + alignment - 1) / alignment * alignment;
     major = 2;
   }
-  std::size_t hlen = total - prefix;
-  std::string out(magic, magic_size);
-  out += static_cast<char>(major);
-  out += '\0';
-  out += static_cast<char>(hlen & 0xff);
-  out += static_cast<char>((hlen >> 8) & 0xff);
+  const std::size_t hlen = total - prefix;
+  std::string out(total, ' ');
+  char* p = out.data();
+  auto put = [&p](std::string_view v) {
+    std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  };
+  put(std::string_view(magic, magic_size));
+  *p++ = static_cast<char>(major);
+  *p++ = '\0';
+  *p++ = static_cast<char>(hlen & 0xff);
+  *p++ = static_cast<char>((hlen >> 8) & 0xff);
   if (major == 2) {
-    out += static_cast<char>((hlen >> 16) & 0xff);
-    out += static_cast<char>((hlen >> 24) & 0xff);
+    *p++ = static_cast<char>((hlen >> 16) & 0xff);
+    *p++ = static_cast<char>((hlen >> 24) & 0xff);
   }
-  out += dict;
-  out.append(total - out.size() - 1, ' ');
-  out += '\n';
+  put(head);
+  if (!descr_.empty()) put(descr_);  // its data() may be null, which memcpy must not get
+  put(order);
+  put(value);
+  put(shape_key);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) put(", ");
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, shape[i]);
+    put(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+  }
+  if (shape.size() == 1) *p++ = ',';
+  *p++ = ')';
+  put(tail);
+  out[total - 1] = '\n';  // the rest is the spaces it was made of
   return out;
 }
 
