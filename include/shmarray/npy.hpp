@@ -77,6 +77,31 @@ template <class T>
 inline constexpr bool is_record_v<T, std::void_t<typename record_of<T>::type>> = true;
 }  // namespace detail
 
+namespace detail {
+/// The descr of a type that is not a record, known at compile time: "|b1" for bool, '|' for raw
+/// bytes and one-byte numbers, else this host's byte order; the kind; the size ("<f8", "|V12").
+struct simple_descr {
+  char text[24] = {};
+  std::size_t size = 0;
+  constexpr std::string_view view() const noexcept { return {text, size}; }
+};
+template <class U>
+constexpr simple_descr make_simple_descr() noexcept {
+  simple_descr d;
+  constexpr char k = kind<U>();
+  d.text[0] = k == 'b' || k == 'V' || sizeof(U) == 1 ? '|' : byte_order;
+  d.text[1] = k;
+  char digits[24] = {};
+  std::size_t n = 0;
+  for (std::size_t v = sizeof(U); v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  d.size = 2;
+  while (n > 0) d.text[d.size++] = digits[--n];
+  return d;
+}
+template <class U>
+inline constexpr simple_descr simple_descr_v = make_simple_descr<U>();
+}  // namespace detail
+
 /// The NumPy descr of T: "<f8" for double, "|u1" for unsigned char, "|V12" for a 12-byte struct,
 /// a structured descr "[('x', '<f8'), ...]" for a struct described with SHMARRAY_RECORD.
 /// `char` (whose signedness varies) is stored as a raw byte "|V1"; use int8_t/uint8_t for numbers.
@@ -87,18 +112,7 @@ const std::string& descr() {
     static const std::string record(detail::record_of<U>::type::descr());
     return record;
   }
-  static const std::string value = [] {
-    constexpr char k = detail::kind<U>();
-    std::string s;
-    if (k == 'b') return std::string("|b1");
-    if (k == 'V' || sizeof(U) == 1)
-      s += '|';
-    else
-      s += detail::byte_order;
-    s += k;
-    s += std::to_string(sizeof(U));
-    return s;
-  }();
+  static const std::string value(detail::simple_descr_v<U>.view());
   return value;
 }
 
@@ -529,14 +543,27 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
     }
   }
   if (!lit(", }")) return false;
-  // The padding: spaces, eight at a time, then the newline.
-  for (std::uint64_t w; e - p >= 8; p += 8) {
-    std::memcpy(&w, p, 8);
-    if (w != 0x2020202020202020u) break;
+  // The padding: spaces, then (optionally) the newline. Sixteen spaces at a time, and a short
+  // rest as the last eight bytes of a padding of eight or more.
+  const char* const pad_end = e[-1] == '\n' ? e - 1 : e;  // e[-1] exists: the dict was read
+  constexpr std::uint64_t spaces = 0x2020202020202020u;
+  auto word = [](const char* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  if (pad_end - p >= 8) {
+    for (; pad_end - p >= 16; p += 16)
+      if (((word(p) ^ spaces) | (word(p + 8) ^ spaces)) != 0) return false;
+    if (pad_end - p >= 8) {
+      if (word(p) != spaces) return false;
+      p += 8;
+    }
+    if (p != pad_end && word(pad_end - 8) != spaces) return false;
+  } else {
+    for (; p < pad_end; ++p)
+      if (*p != ' ') return false;
   }
-  while (p < e && *p == ' ') ++p;
-  if (p < e && *p == '\n') ++p;
-  if (p != e) return false;
   h.descr.assign(descr.data(), descr.size());
   h.fortran_order = fortran;
   h.shape.assign(dims, dims + rank);
