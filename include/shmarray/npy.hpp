@@ -564,7 +564,8 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
     for (; p < pad_end; ++p)
       if (*p != ' ') return false;
   }
-  h.descr.assign(descr.data(), descr.size());
+  h.descr.clear();  // then append: fewer instructions than assign's general replace
+  h.descr.append(descr.data(), descr.size());
   h.fortran_order = fortran;
   h.shape.assign(dims, dims + rank);
   return true;
