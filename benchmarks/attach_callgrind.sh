@@ -4,8 +4,10 @@
 # the driver's measured_* function (--toggle-collect), averaged over N calls.
 #
 # usage: benchmarks/attach_callgrind.sh [driver-binary] [-n N]
-#   Without a driver binary, compiles benchmarks/attach_callgrind_driver.cpp with ${CXX:-g++} -O2
-#   against this tree's include/ into a temporary folder.
+#   The driver: e.g. build-dev/benchmarks/attach_callgrind_driver (benchmarks/attach.cmake).
+#   Without one, compiles benchmarks/attach_callgrind_driver.cpp with ${CXX:-g++} -O2 against
+#   this tree's include/ into a temporary folder (so it also measures an old checkout:
+#   git worktree add /tmp/old <rev> && cp benchmarks/attach_callgrind* /tmp/old/benchmarks/).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,7 +17,7 @@ n=500
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -n) n="$2"; shift 2 ;;
-    -h|--help) sed -n '2,8p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) driver="$1"; shift ;;
   esac
 done
