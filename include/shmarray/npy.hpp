@@ -4,6 +4,7 @@
 // and refuses headers longer than NumPy's max_header_size (10,000) unless the caller raises it.
 #pragma once
 
+#include <charconv>
 #include <complex>
 #include <cstddef>
 #include <cstdint>
@@ -76,6 +77,31 @@ template <class T>
 inline constexpr bool is_record_v<T, std::void_t<typename record_of<T>::type>> = true;
 }  // namespace detail
 
+namespace detail {
+/// The descr of a type that is not a record, known at compile time: "|b1" for bool, '|' for raw
+/// bytes and one-byte numbers, else this host's byte order; the kind; the size ("<f8", "|V12").
+struct simple_descr {
+  char text[24] = {};
+  std::size_t size = 0;
+  constexpr std::string_view view() const noexcept { return {text, size}; }
+};
+template <class U>
+constexpr simple_descr make_simple_descr() noexcept {
+  simple_descr d;
+  constexpr char k = kind<U>();
+  d.text[0] = k == 'b' || k == 'V' || sizeof(U) == 1 ? '|' : byte_order;
+  d.text[1] = k;
+  char digits[24] = {};
+  std::size_t n = 0;
+  for (std::size_t v = sizeof(U); v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  d.size = 2;
+  while (n > 0) d.text[d.size++] = digits[--n];
+  return d;
+}
+template <class U>
+inline constexpr simple_descr simple_descr_v = make_simple_descr<U>();
+}  // namespace detail
+
 /// The NumPy descr of T: "<f8" for double, "|u1" for unsigned char, "|V12" for a 12-byte struct,
 /// a structured descr "[('x', '<f8'), ...]" for a struct described with SHMARRAY_RECORD.
 /// `char` (whose signedness varies) is stored as a raw byte "|V1"; use int8_t/uint8_t for numbers.
@@ -86,18 +112,7 @@ const std::string& descr() {
     static const std::string record(detail::record_of<U>::type::descr());
     return record;
   }
-  static const std::string value = [] {
-    constexpr char k = detail::kind<U>();
-    std::string s;
-    if (k == 'b') return std::string("|b1");
-    if (k == 'V' || sizeof(U) == 1)
-      s += '|';
-    else
-      s += detail::byte_order;
-    s += k;
-    s += std::to_string(sizeof(U));
-    return s;
-  }();
+  static const std::string value(detail::simple_descr_v<U>.view());
   return value;
 }
 
@@ -176,37 +191,63 @@ inline std::string shape_string(const shape_type& shape) {
 
 /// The header bytes for an array: magic, version, length, the dict, padded with spaces and ended by
 /// '\n' so that the data starts at a multiple of 64. Format 1.0 unless the dict needs 2.0.
+/// Written in place into the one string returned (allocate's path: no temporaries).
 inline std::string write_header(std::string_view descr_, bool fortran_order,
                                 const shape_type& shape) {
   const bool list = !descr_.empty() && descr_[0] == '[';  // a structured descr, unquoted
-  std::string dict = list ? "{'descr': " : "{'descr': '";
-  dict += descr_;
-  dict += list ? ", 'fortran_order': " : "', 'fortran_order': ";
-  dict += fortran_order ? "True" : "False";
-  dict += ", 'shape': ";
-  dict += shape_string(shape);
-  dict += ", }";
+  // A list is written unquoted.
+  const std::string_view head = list ? "{'descr': " : "{'descr': '",
+                         order = list ? ", 'fortran_order': " : "', 'fortran_order': ";
+  constexpr std::string_view shape_key = ", 'shape': (", tail = ", }";
+  const std::string_view value = fortran_order ? "True" : "False";
+  // The shape as Python writes a tuple: "(3, 4)", "(5,)", "()".
+  std::size_t shape_chars = 1 + (shape.size() == 1);  // ')' and a 1-tuple's ','
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    std::size_t digits = 1;
+    for (std::size_t d = shape[i]; d >= 10; d /= 10) ++digits;
+    shape_chars += digits + (i ? 2 : 0);
+  }
+  const std::size_t dict = head.size() + descr_.size() + order.size() + value.size() +
+                           shape_key.size() + shape_chars + tail.size();
   std::size_t prefix = 10;
-  std::size_t total = (prefix + dict.size() + 1 + alignment - 1) / alignment * alignment;
+  std::size_t total = (prefix + dict + 1 + alignment - 1) / alignment * alignment;
   int major = 1;
   if (total - prefix > 0xffff) {
     prefix = 12;
-    total = (prefix + dict.size() + 1 + alignment - 1) / alignment * alignment;
+    total = (prefix + dict + 1 + alignment - 1) / alignment * alignment;
     major = 2;
   }
-  std::size_t hlen = total - prefix;
-  std::string out(magic, magic_size);
-  out += static_cast<char>(major);
-  out += '\0';
-  out += static_cast<char>(hlen & 0xff);
-  out += static_cast<char>((hlen >> 8) & 0xff);
+  const std::size_t hlen = total - prefix;
+  std::string out(total, ' ');
+  char* p = out.data();
+  auto put = [&p](std::string_view v) {
+    std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  };
+  put(std::string_view(magic, magic_size));
+  *p++ = static_cast<char>(major);
+  *p++ = '\0';
+  *p++ = static_cast<char>(hlen & 0xff);
+  *p++ = static_cast<char>((hlen >> 8) & 0xff);
   if (major == 2) {
-    out += static_cast<char>((hlen >> 16) & 0xff);
-    out += static_cast<char>((hlen >> 24) & 0xff);
+    *p++ = static_cast<char>((hlen >> 16) & 0xff);
+    *p++ = static_cast<char>((hlen >> 24) & 0xff);
   }
-  out += dict;
-  out.append(total - out.size() - 1, ' ');
-  out += '\n';
+  put(head);
+  if (!descr_.empty()) put(descr_);  // its data() may be null, which memcpy must not get
+  put(order);
+  put(value);
+  put(shape_key);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) put(", ");
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, shape[i]);
+    put(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+  }
+  if (shape.size() == 1) *p++ = ',';
+  *p++ = ')';
+  put(tail);
+  out[total - 1] = '\n';  // the rest is the spaces it was made of
   return out;
 }
 
@@ -429,16 +470,23 @@ namespace detail {
 //   {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   + spaces + '\n'
 // parsed in one pass. Anything else (other key orders, spacing, quotes) returns false and goes to
 // the general parser, which accepts every spelling NumPy reads and explains what is wrong.
+
+// Skips the literal `s` at p (false if it is not there); inlined, so memcmp's length is known.
+template <std::size_t N>
+__attribute__((always_inline)) inline bool skip_literal(const char*& p, const char* e,
+                                                        const char (&s)[N]) noexcept {
+  constexpr std::size_t k = N - 1;
+  if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
+  p += k;
+  return true;
+}
 /// The canonical dict's head, `{'descr': '<d>', 'fortran_order': <b>`: returns where it ends, or
-/// nullptr when the bytes are not spelled that way. attach_unsafe reads the order with it alone.
-inline const char* parse_canonical_head(const char* p, const char* e, std::string_view& descr,
-                                        bool& fortran) noexcept {
-  auto lit = [&](const char* s, std::size_t k) {
-    if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
-    p += k;
-    return true;
-  };
-  if (!lit("{'descr': '", 11)) return nullptr;
+/// nullptr when the bytes are not spelled that way. Inlined into parse_canonical (attach's hot
+/// path); attach_unsafe reads the order with parse_canonical_head alone.
+__attribute__((always_inline)) inline const char* canonical_head(const char* p, const char* e,
+                                                                 std::string_view& descr,
+                                                                 bool& fortran) noexcept {
+  if (!skip_literal(p, e, "{'descr': '")) return nullptr;
   const char* d = p;
   while (p < e && *p != '\'') {
     if (*p == '\\' || *p == '"' || static_cast<unsigned char>(*p) < 32) return nullptr;
@@ -447,34 +495,38 @@ inline const char* parse_canonical_head(const char* p, const char* e, std::strin
   const std::size_t dl = static_cast<std::size_t>(p - d);
   if (p == e || dl > 64) return nullptr;
   ++p;
-  if (!lit(", 'fortran_order': ", 19)) return nullptr;
-  if (lit("True", 4))
+  if (!skip_literal(p, e, ", 'fortran_order': ")) return nullptr;
+  if (skip_literal(p, e, "True"))
     fortran = true;
-  else if (lit("False", 5))
+  else if (skip_literal(p, e, "False"))
     fortran = false;
   else
     return nullptr;
   descr = std::string_view(d, dl);
   return p;
 }
+inline const char* parse_canonical_head(const char* p, const char* e, std::string_view& descr,
+                                        bool& fortran) noexcept {
+  return canonical_head(p, e, descr, fortran);
+}
 
 inline bool parse_canonical(const char* p, std::size_t n, header& h) {
   const char* const e = p + n;
-  auto lit = [&](const char* s, std::size_t k) {
-    if (static_cast<std::size_t>(e - p) < k || std::memcmp(p, s, k) != 0) return false;
-    p += k;
-    return true;
-  };
+  auto lit = [&](const auto& s) { return skip_literal(p, e, s); };
   std::string_view descr;
   bool fortran = false;
-  p = parse_canonical_head(p, e, descr, fortran);
+  p = canonical_head(p, e, descr, fortran);  // inlined: this is attach's hot path
   if (!p) return false;
+  // NumPy's own spelling of a number needs no canonicalising (and no copy).
   canonical_descr c;
-  if (!canonicalize(descr, c, h.major == 3)) return false;
-  if (!lit(", 'shape': (", 12)) return false;
+  if (!is_canonical_number(descr)) {
+    if (!canonicalize(descr, c, h.major == 3)) return false;
+    descr = c.view();
+  }
+  if (!lit(", 'shape': (")) return false;
   std::size_t dims[max_rank];
   std::size_t rank = 0;
-  if (!lit(")", 1)) {
+  if (!lit(")")) {
     for (;;) {
       if (p == e || *p < '0' || *p > '9' || rank == max_rank) return false;
       if (*p == '0' && e - p > 1 && p[1] >= '0' && p[1] <= '9') return false;  // "06"
@@ -484,22 +536,36 @@ inline bool parse_canonical(const char* p, std::size_t n, header& h) {
             __builtin_add_overflow(v, static_cast<std::size_t>(*p - '0'), &v))
           return false;
       dims[rank++] = v;
-      if (lit(", ", 2)) continue;
-      if (lit(",)", 2)) break;
-      if (rank > 1 && lit(")", 1)) break;
+      if (lit(", ")) continue;
+      if (lit(",)")) break;
+      if (rank > 1 && lit(")")) break;
       return false;
     }
   }
-  if (!lit(", }", 3)) return false;
-  // The padding: spaces, eight at a time, then the newline.
-  for (std::uint64_t w; e - p >= 8; p += 8) {
-    std::memcpy(&w, p, 8);
-    if (w != 0x2020202020202020u) break;
+  if (!lit(", }")) return false;
+  // The padding: spaces, then (optionally) the newline. Sixteen spaces at a time, and a short
+  // rest as the last eight bytes of a padding of eight or more.
+  const char* const pad_end = e[-1] == '\n' ? e - 1 : e;  // e[-1] exists: the dict was read
+  constexpr std::uint64_t spaces = 0x2020202020202020u;
+  auto word = [](const char* q) {
+    std::uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  if (pad_end - p >= 8) {
+    for (; pad_end - p >= 16; p += 16)
+      if (((word(p) ^ spaces) | (word(p + 8) ^ spaces)) != 0) return false;
+    if (pad_end - p >= 8) {
+      if (word(p) != spaces) return false;
+      p += 8;
+    }
+    if (p != pad_end && word(pad_end - 8) != spaces) return false;
+  } else {
+    for (; p < pad_end; ++p)
+      if (*p != ' ') return false;
   }
-  while (p < e && *p == ' ') ++p;
-  if (p < e && *p == '\n') ++p;
-  if (p != e) return false;
-  h.descr.assign(c.text, c.size);
+  h.descr.clear();  // then append: fewer instructions than assign's general replace
+  h.descr.append(descr.data(), descr.size());
   h.fortran_order = fortran;
   h.shape.assign(dims, dims + rank);
   return true;
@@ -532,8 +598,10 @@ inline void check_structured_descr(std::string_view descr, source what);
 /// that the data fits in `size` (the caller knows the element size). As np.load does, it refuses a
 /// header whose text (after the length field) is longer than `max_header_size` characters; pass
 /// SIZE_MAX for no limit. The descr it returns is NumPy's canonical spelling (see canonicalize).
-inline header parse_header(const void* data, std::size_t size, source what,
-                           std::size_t max_header_size = default_max_header_size) {
+/// This form fills `h`, every field of it (after a throw, h holds part of what was read): a
+/// caller that keeps the header in a struct of its own is spared moving one.
+inline void parse_header(const void* data, std::size_t size, source what,
+                         std::size_t max_header_size, header& h) {
   const auto* b = static_cast<const unsigned char*>(data);
   // Messages are built only on the error paths: the success path allocates nothing but the
   // header's shape.
@@ -541,7 +609,6 @@ inline header parse_header(const void* data, std::size_t size, source what,
   if (size < 10 || std::memcmp(b, magic, magic_size) != 0)
     shmarray::detail::throw_error(errc::bad_format,
                                   w() + ": not a .npy segment (no \\x93NUMPY magic)");
-  header h;
   h.major = b[6];
   h.minor = b[7];
   if (h.major < 1 || h.major > 3 || h.minor != 0)
@@ -566,8 +633,9 @@ inline header parse_header(const void* data, std::size_t size, source what,
   h.data_offset = prefix + hlen;
   const char* p = reinterpret_cast<const char*>(b + prefix);
   std::size_t ignored_bytes;
-  if (detail::parse_canonical(p, hlen, h) && checked_bytes(h.shape, 1, ignored_bytes)) return h;
+  if (detail::parse_canonical(p, hlen, h) && checked_bytes(h.shape, 1, ignored_bytes)) return;
   h.shape.clear();
+  h.fortran_order = false;
   detail::dict_parser ps(p, p + hlen, what, h.major);
   bool seen_descr = false, seen_fortran = false, seen_shape = false;
   ps.expect('{');
@@ -603,13 +671,19 @@ inline header parse_header(const void* data, std::size_t size, source what,
     ps.fail("missing key (needs 'descr', 'fortran_order' and 'shape')");
   std::size_t ignored;
   if (!checked_bytes(h.shape, 1, ignored)) ps.fail("the shape's element count overflows size_t");
+}
+/// The same, returning the header.
+inline header parse_header(const void* data, std::size_t size, source what,
+                           std::size_t max_header_size = default_max_header_size) {
+  header h;
+  parse_header(data, size, what, max_header_size, h);
   return h;
 }
 
 /// parse_header without messages: false when the bytes are not a header NumPy would write.
 inline bool try_parse_header(const void* data, std::size_t size, header& h) noexcept {
   try {
-    h = parse_header(data, size, "");
+    parse_header(data, size, "", default_max_header_size, h);
     return true;
   } catch (...) {
     return false;
@@ -633,6 +707,7 @@ inline std::size_t itemsize(std::string_view d) noexcept {
 /// ('f8', '=f8', '|f8' and '<f8' on a little-endian host; '<u1' and '|u1'; 'd' and 'float64').
 /// Descrs that are not dtypes are the same only when spelled the same.
 inline bool same_descr(std::string_view found, std::string_view ours) noexcept {
+  if (found == ours) return true;  // the same spelling: the same dtype, or the same non-dtype
   canonical_descr a, b;
   if (!canonicalize(found, a) || !canonicalize(ours, b)) return found == ours;
   return a.view() == b.view();

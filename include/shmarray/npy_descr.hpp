@@ -205,6 +205,31 @@ inline bool from_type_name(std::string_view d, canonical_descr& out) noexcept {
 }
 }  // namespace detail
 
+namespace detail {
+// The fast path of canonicalize: a number's descr already spelled as NumPy writes it ('<f8',
+// '>i4', '|u1', '|b1', '<c16'), which is its own canonical form. True for exactly some of the
+// strings the general path returns unchanged; false sends everything else there.
+__attribute__((always_inline)) inline bool is_canonical_number(std::string_view d) noexcept {
+  const std::size_t len = d.size();
+  if (len < 3 || len > 4) return false;
+  const char order = d[0], kind = d[1], c2 = d[2], c3 = len == 4 ? d[3] : '0';
+  if (c2 < '1' || c2 > '9' || c3 < '0' || c3 > '9') return false;
+  const std::size_t n =
+      len == 3 ? static_cast<std::size_t>(c2 - '0')
+               : static_cast<std::size_t>(c2 - '0') * 10 + static_cast<std::size_t>(c3 - '0');
+  constexpr std::size_t ld = sizeof(long double);
+  if (order == '|') return n == 1 && (kind == 'b' || kind == 'i' || kind == 'u');
+  if (order != '<' && order != '>') return false;
+  switch (kind) {
+    case 'i':
+    case 'u': return n == 2 || n == 4 || n == 8;
+    case 'f': return n == 2 || n == 4 || n == 8 || n == ld;
+    case 'c': return n == 8 || n == 16 || n == 2 * ld;
+    default: return false;
+  }
+}
+}  // namespace detail
+
 /// NumPy's canonical spelling (dtype.str) of a descr string, when NumPy 1.24 reads it as a dtype
 /// that is neither structured nor a subarray: type strings ('<f8', 'f8', 'd', '|S5', 'U',
 /// '>M8[ns]', with NumPy's quirks: 'b' is int8 but 'b1' is bool, 'c' is S1, '|f8' is native, 'f 08'
@@ -215,6 +240,12 @@ inline bool from_type_name(std::string_view d, canonical_descr& out) noexcept {
 /// divisors ('M8[ns/2]'), and item sizes above 2^31-1, which NumPy wraps around.
 inline bool canonicalize(std::string_view d, canonical_descr& out, bool utf8 = false) noexcept {
   using namespace detail;
+  if (is_canonical_number(d)) {  // what NumPy writes for numbers, the common case
+    out = canonical_descr{};
+    std::memcpy(out.text, d.data(), d.size());
+    out.size = d.size();
+    return true;
+  }
   if (d.empty()) return false;
   // Type names are lowercase words of three letters or more (the common '<f8' skips the table).
   if (d.size() >= 3 && d[0] >= 'a' && d[0] <= 'z' && from_type_name(d, out)) return true;

@@ -627,8 +627,8 @@ bool same_dtype(std::string_view found) {
     return first_difference(detail::record_dtype<std::remove_cv_t<T>>(),
                             parse_dtype(found, "descr"))
         .empty();
-  } else {
-    return same_descr(found, descr<T>());
+  } else {  // a compile-time descr: no call, no guard of a function-local static
+    return same_descr(found, detail::simple_descr_v<std::remove_cv_t<T>>.view());
   }
 }
 
