@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/shm_dir.hpp"
 #include "detail/tracker.hpp"
 #include "error.hpp"
 
