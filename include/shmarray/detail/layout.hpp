@@ -233,7 +233,7 @@ inline problem parse_prefix(int fd, std::size_t size, const prefix& pre, npy::so
     }
   }
   try {
-    out = npy::parse_header(hdr, got, what, max_header_size);
+    npy::parse_header(hdr, got, what, max_header_size, out);
   } catch (const error& e) {
     std::string_view r = e.reason();
     const std::string w = what.str();
