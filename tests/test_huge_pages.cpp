@@ -121,6 +121,78 @@ TEST_CASE("huge_pages::off and small arrays: 4 KiB pages, attach maps as before"
   CHECK(small.huge_page_bytes() == 0);  // no whole 2 MiB block: nothing to require
 }
 
+TEST_CASE("4 KiB pages: copy writes into the file, load sends the file; values, orders, errors",
+          "[huge][npyfile]") {
+  const std::size_t fds = shmtest::count_dir("/proc/self/fd");
+  const auto src = ramp(mib / sizeof(double) * 3 + 5);  // not a whole number of pages
+  auto off = with(huge_pages::off);
+  {  // a contiguous range (pwrite) and a shared_array in the same order (pwrite)
+    auto a = shared_array<double>::copy(src, off);
+    CHECK(std::equal(src.begin(), src.end(), a.begin()));
+    auto b = shared_array<double>::copy(a, off);
+    CHECK(std::equal(src.begin(), src.end(), b.begin()));
+    CHECK(shmtest::count_dir("/proc/self/fd") == fds);  // creation keeps no descriptor
+    // a Fortran-order copy of a C-order array is a gather (through the mapping): same values
+    auto fo = off;
+    fo.fortran_order = true;
+    const std::size_t rows = 3, cols = src.size() / 3;
+    auto c = shared_array<double>::copy(
+        shmarray::mdspan<const double, shmarray::dextents<std::size_t, 2>>(src.data(), rows, cols),
+        fo);
+    auto v = c.view<2, shmarray::layout_left>();
+    CHECK(v(2, cols - 1) == src[2 * cols + cols - 1]);
+    CHECK(v(1, 7) == src[cols + 7]);
+    // and a Fortran-order mdspan into a Fortran-order array is contiguous again (pwrite)
+    auto d = shared_array<double>::copy(v, fo);
+    CHECK(std::equal(c.begin(), c.end(), d.begin()));
+    CHECK(d.huge_page_bytes() == 0);
+    // the other readers see what was written into the file
+    auto r = shared_array<const double>::attach(d.name());
+    CHECK(std::equal(c.begin(), c.end(), r.begin()));
+  }
+  shmtest::temp_dir dir("sendfile");
+  {  // load: sendfile from the file, the whole of it, in both orders
+    auto a = shared_array<double>::copy(src);
+    a.save(dir / "c.npy");
+    auto b = shared_array<double>::load(dir / "c.npy", off);
+    CHECK(std::equal(src.begin(), src.end(), b.begin()));
+    CHECK(b.huge_page_bytes() == 0);
+    auto fo = off;
+    fo.fortran_order = true;
+    auto f = shared_array<double>::copy(a, fo);
+    f.save(dir / "f.npy");
+    auto g = shared_array<double>::load(dir / "f.npy", off);
+    CHECK(g.fortran_order());
+    CHECK(std::equal(f.begin(), f.end(), g.begin()));
+    CHECK(shmtest::count_dir("/proc/self/fd") == fds);
+  }
+  {  // a file cut short is still bad_format, with nothing left behind
+    const std::string name = shmtest::unique_name("cut");
+    shmtest::shm_eraser e(name);
+    auto a = shared_array<double>::copy(src);
+    a.save(dir / "cut.npy");
+    REQUIRE(::truncate((dir / "cut.npy").c_str(), 4096 * 100) == 0);
+    auto o = off;
+    o.name = name;
+    CHECK(error_of([&] { shared_array<double>::load(dir / "cut.npy", o); }) == errc::bad_format);
+    CHECK(!shmtest::shm_exists(name));
+    CHECK(shmtest::count_dir("/proc/self/fd") == fds);
+  }
+}
+
+TEST_CASE("a large copy collapses its blocks from several threads, all of them", "[huge]") {
+  if (!kernel_collapses()) {
+    SHMTEST_SKIP("this kernel or process gives no huge pages through MADV_COLLAPSE");
+  }
+  const auto src = ramp(96 * mib / sizeof(double));  // 48 blocks: split across threads
+  auto a = shared_array<double>::copy(src, with(huge_pages::require));
+  CHECK(a.huge_page_bytes() == 96 * mib);
+  CHECK(std::equal(src.begin(), src.end(), a.begin()));
+  const auto r = shmarray::detail::collapse_parallel(nullptr, 0);
+  CHECK(r.blocks == 0);
+  CHECK(r.collapsed == 0);
+}
+
 TEST_CASE(
     "a process with THP disabled (PR_SET_THP_DISABLE): prefer falls back, require is "
     "no_space, nothing left",
