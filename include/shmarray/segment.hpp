@@ -53,7 +53,7 @@ inline int native_of(const bip::interprocess_exception& e) noexcept {
 
 /// A mapped shared memory segment. Move-only; close() unmaps and, for the owner in the process that
 /// created the segment, unlinks the name. create() closes its descriptor once the mapping exists;
-/// open() keeps it for read_at() until drop_fd().
+/// open() keeps it (for the pread of header and trailer) until drop_fd().
 class segment {
  public:
   segment() = default;
@@ -142,18 +142,19 @@ class segment {
     return s;
   }
 
-  /// Opens an existing segment and maps all of it (read-only when `read_only`). The size is read
+  /// Opens an existing segment into this closed one (constructed in place: attach's hot path pays
+  /// no move) and maps all of it (read-only when `read_only`). The size is read
   /// with fstat on the descriptor that is mapped. When the segment is still empty (its creator has
-  /// not sized it yet) waits until `limit` passes. Keeps the descriptor for read_at() until
-  /// drop_fd().
+  /// not sized it yet) waits until `limit` passes. Keeps the descriptor (for
+  /// pread) until drop_fd().
   ///
   /// The descriptor comes from shm_open with O_NONBLOCK and goes to Boost's mapped_region: a FIFO
   /// planted under the name then cannot block the open (O_NONBLOCK), and fstat on the very object
   /// that is mapped refuses it, with no window between a check and the open.
   /// With `map_now` false the caller maps with map_opened() once it has read the trailer.
-  static segment open(std::string_view op, std::string name, bool read_only,
-                      bool allow_foreign_owner, deadline& limit, bool map_now = true) {
-    segment s;
+  void open(std::string_view op, std::string name, bool read_only, bool allow_foreign_owner,
+            deadline& limit, bool map_now = true) {
+    segment& s = *this;
     s.name_ = std::move(name);
     struct stat st {};
     s.fd_ = open_shm(s.name_.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_NONBLOCK, &st);
@@ -183,7 +184,6 @@ class segment {
     s.size_ = static_cast<std::size_t>(st.st_size);
     s.read_only_ = read_only;
     if (map_now) s.map_opened(op, false);
-    return s;
   }
 
   /// Maps the segment open() opened without mapping it (or maps it again): 2 MiB-aligned when
@@ -276,12 +276,6 @@ class segment {
     dir_fd_ = -1;
   }
 
-  /// Reads up to n bytes at `off` through the descriptor that open() keeps (no page fault on the
-  /// mapping, which a later reader may never touch). Returns the bytes read, 0 without a
-  /// descriptor.
-  std::size_t read_at(std::size_t off, void* buf, std::size_t n) const noexcept {
-    return fd_ < 0 ? 0 : pread_full(fd_, buf, n, off);
-  }
   /// Closes the descriptor open() kept (the mapping stays).
   void drop_fd() noexcept {
     if (fd_ >= 0) ::close(std::exchange(fd_, -1));
@@ -393,7 +387,7 @@ class segment {
 
   bip::mapped_region region_;
   std::string name_;
-  int fd_ = -1;  // kept by open() until drop_fd(), for read_at()
+  int fd_ = -1;  // kept by open() (and create(keep_fd)) until drop_fd()
   bool owner_ = false;
   bool unlink_ = false;
   bool mapped_ = false;  // region_ holds the mapping

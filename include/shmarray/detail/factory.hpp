@@ -32,7 +32,7 @@ namespace detail {
 
 /// What attach checks a segment's dtype against: one element type T, without templates.
 struct element_info {
-  std::string_view descr;                    // T's NumPy descr ("<f8")
+  std::string_view (*descr)() = nullptr;     // T's NumPy descr ("<f8"), for messages
   std::size_t size = 0;                      // sizeof(T)
   std::size_t align = 1;                     // alignof(T)
   std::uint64_t hash = 0;                    // a described struct's type_hash; 0: not checked
@@ -42,9 +42,12 @@ struct element_info {
 
 template <class T>
 element_info element_info_of() noexcept {
-  return {npy::descr<T>(),     sizeof(T),
-          alignof(T),          npy::is_numpy_type<T>() ? 0 : type_hash<T>(),
-          &npy::same_dtype<T>, &npy::dtype_difference<T>};
+  return {+[] { return std::string_view(npy::descr<T>()); },
+          sizeof(T),
+          alignof(T),
+          npy::is_numpy_type<T>() ? 0 : type_hash<T>(),
+          &npy::same_dtype<T>,
+          &npy::dtype_difference<T>};
 }
 
 /// Checks that `shape` (of elements of `elem_size` bytes) is one NumPy allows and whose size fits
@@ -122,7 +125,8 @@ inline void await_creator(segment& seg, prefix& pre, deadline& limit) {
   read_prefix(seg.fd(), seg.size(), pre);
 }
 
-/// Opens and maps the segment `name` for elements `t` (read-only when `read_only`), checking
+/// Opens and maps the segment `name` into the closed `seg` for elements `t` (read-only when
+/// `read_only`), checking
 /// everything attach promises; returns its layout (header, trailer). The prefix is read with
 /// pread, so a client pays no page fault it does not need; messages are built only on the error
 /// paths. `expected`, when given, is the shape the caller requires.
@@ -132,7 +136,7 @@ inline segment_layout open_checked(segment& seg, std::string_view name, bool rea
   constexpr std::string_view op = "attach";
   validate_name(op, name);
   deadline limit(o.ready_timeout);
-  seg = segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit, false);
+  seg.open(op, std::string(name), read_only, o.allow_foreign_owner, limit, false);
   const std::string& n = seg.name();
   auto fail = [&n](errc c, const std::string& why) {
     throw_error(c, msg("attach '", n, "': ", why));
@@ -154,9 +158,9 @@ inline segment_layout open_checked(segment& seg, std::string_view name, bool rea
   const npy::header& h = l.header;
   if (!t.same(h.descr))
     fail(errc::type_mismatch,
-         msg("the segment holds ", describe_descr(h.descr), ", asked for ", describe_descr(t.descr),
-             t.difference(h.descr),
-             npy::byte_swapped(h.descr, t.descr)
+         msg("the segment holds ", describe_descr(h.descr), ", asked for ",
+             describe_descr(t.descr()), t.difference(h.descr),
+             npy::byte_swapped(h.descr, t.descr())
                  ? ": the other byte order, which attach cannot swap in place (it maps the data); "
                    "load the .npy file with load(), which swaps on the way in, or have NumPy "
                    "write this host's order"
@@ -184,7 +188,7 @@ inline std::pair<std::size_t, bool> open_unsafe(segment& seg, std::string_view n
   constexpr std::string_view op = "attach_unsafe";
   const std::size_t need = check_shape(op, name, shape, elem_size);
   deadline none(std::chrono::milliseconds(0));
-  seg = segment::open(op, std::string(name), read_only, true, none);
+  seg.open(op, std::string(name), read_only, true, none);
   prefix pre;
   read_prefix(seg.fd(), seg.size(), pre);
   std::size_t off = 0;
@@ -218,7 +222,7 @@ inline void open_raw(segment& seg, std::string_view name, bool read_only, const 
   validate_name(op, name);
   const std::size_t need = check_shape(op, name, shape, elem_size);
   deadline limit(o.ready_timeout);
-  seg = segment::open(op, std::string(name), read_only, o.allow_foreign_owner, limit);
+  seg.open(op, std::string(name), read_only, o.allow_foreign_owner, limit);
   if (seg.size() < need)
     throw_error(errc::shape_mismatch,
                 msg(op, " '", seg.name(), "': shape ", npy::shape_string(shape), " of ", elem_size,
