@@ -209,10 +209,12 @@ void BM_Raw_Copy(benchmark::State& st, std::size_t bytes) {
   st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(bytes));
 }
 
-void BM_Copy(benchmark::State& st, std::size_t bytes, bool safe, unsigned threads) {
+void BM_Copy(benchmark::State& st, std::size_t bytes, bool safe, unsigned threads,
+             shmarray::huge_pages hp) {
   const std::vector<double> src = make_source(bytes);
   shmarray::create_options o;
   o.copy_threads = threads;
+  o.huge_pages = hp;
   for (auto _ : st) {
     auto t0 = clk::now();
     array a = safe ? array::copy(src, o) : array::copy_unsafe(src, o);
@@ -234,6 +236,65 @@ void BM_Proto_Copy(benchmark::State& st, std::size_t bytes, bool reserve) {
     benchmark::ClobberMemory();
     st.SetIterationTime(seconds_since(t0));
   }
+  st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(bytes));
+}
+
+// ---- load -----------------------------------------------------------------------------------
+
+/// One .npy file per size in /tmp (in the page cache: what is measured is the copy into shared
+/// memory, not the disk), removed at exit.
+struct npy_files {
+  std::map<std::size_t, std::string> paths;
+  ~npy_files() {
+    for (auto& kv : paths) ::unlink(kv.second.c_str());
+  }
+  const std::string& get(std::size_t bytes) {
+    auto it = paths.find(bytes);
+    if (it != paths.end()) return it->second;
+    const std::string path =
+        "/tmp/shmarray-bench-" + std::to_string(::getpid()) + "-" + std::to_string(bytes) + ".npy";
+    array::copy(make_source(bytes)).save(path);
+    return paths.emplace(bytes, path).first->second;
+  }
+};
+npy_files& bench_files() {
+  static npy_files f;
+  return f;
+}
+
+// load with huge_pages::off: the 4 KiB path, which sends the file into the segment (sendfile).
+void BM_Load(benchmark::State& st, std::size_t bytes) {
+  const std::string& path = bench_files().get(bytes);
+  shmarray::create_options o;
+  o.huge_pages = shmarray::huge_pages::off;
+  for (auto _ : st) {
+    auto t0 = clk::now();
+    array a = array::load(path, o);
+    benchmark::DoNotOptimize(a.data());
+    st.SetIterationTime(seconds_since(t0));
+  }
+  st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(bytes));
+}
+
+// What load did on 4 KiB pages before it used sendfile, in raw C: a reserved segment, its pages
+// populated (in threads, as copy_bytes), then pread of the data into the mapping.
+void BM_Proto_Load(benchmark::State& st, std::size_t bytes) {
+  const std::string& path = bench_files().get(bytes);
+  const std::size_t data_offset = shmarray::npy::file_reader(path).hdr().data_offset;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("open failed");
+  for (auto _ : st) {
+    auto t0 = clk::now();
+    raw_segment s(bytes, true);
+    shmarray::detail::populate_pages(s.p, bytes, 0);
+    if (shmarray::detail::pread_full(fd, s.p, bytes, data_offset) != bytes) {
+      ::close(fd);
+      throw std::runtime_error("pread failed");
+    }
+    benchmark::ClobberMemory();
+    st.SetIterationTime(seconds_since(t0));
+  }
+  ::close(fd);
   st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(bytes));
 }
 
@@ -285,11 +346,15 @@ int main(int argc, char** argv) {
     add("allocate_write/proto_fallocate_populate", b, BM_Proto_AllocateWrite, true);
     add("allocate_write/proto_ftruncate_populate", b, BM_Proto_AllocateWrite, false);
     add("copy/raw", b, BM_Raw_Copy);
-    add("copy/shmarray", b, BM_Copy, true, 0u);
-    add("copy/shmarray_unsafe", b, BM_Copy, false, 0u);
-    add("copy/shmarray_1thread", b, BM_Copy, true, 1u);
+    add("copy/shmarray", b, BM_Copy, true, 0u, shmarray::huge_pages::prefer);
+    add("copy/shmarray_unsafe", b, BM_Copy, false, 0u, shmarray::huge_pages::prefer);
+    add("copy/shmarray_1thread", b, BM_Copy, true, 1u, shmarray::huge_pages::prefer);
+    add("copy/shmarray_4k", b, BM_Copy, true, 0u, shmarray::huge_pages::off);
+    add("copy/shmarray_4k_1thread", b, BM_Copy, true, 1u, shmarray::huge_pages::off);
     add("copy/proto_fallocate", b, BM_Proto_Copy, true);
     add("copy/proto_ftruncate", b, BM_Proto_Copy, false);
+    add("load/shmarray_4k", b, BM_Load);
+    add("load/proto_pread", b, BM_Proto_Load);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
