@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/message.hpp"
 #include "detail/shm_dir.hpp"
 #include "detail/tracker.hpp"
 #include "error.hpp"
@@ -165,17 +166,19 @@ class manager {
   void track(const std::string& name) {
     std::lock_guard<std::mutex> lock(s_->mu);
     if (!s_->active)
-      detail::throw_error(errc::closed, "allocate '" + name + "': the manager is shut down");
+      detail::throw_error(errc::closed,
+                          detail::msg("allocate '", name, "': the manager is shut down"));
     const long self = static_cast<long>(::getpid());
     const bool child = self != s_->creator_pid;
     if (child && !s_->crash_cleanup)
       detail::throw_error(
           errc::unsupported,
-          "allocate '" + name + "': this process (" + std::to_string(self) +
-              ") is a forked child of the manager's process (" + std::to_string(s_->creator_pid) +
+          detail::msg(
+              "allocate '", name, "': this process (", self,
+              ") is a forked child of the manager's process (", s_->creator_pid,
               "), and a manager without crash cleanup has no way to hand it the name, so the "
               "segment would outlive the manager's shutdown; use a manager with crash_cleanup "
-              "(the default) or make a manager in the child");
+              "(the default) or make a manager in the child"));
     detail::manager_state::entry e;
     e.name = name;
     e.creator = self;
@@ -185,10 +188,11 @@ class manager {
     if (s_->track.add(name, static_cast<std::uint64_t>(self), e.creator_start)) return;
     if (child) {
       s_->names.pop_back();
-      detail::throw_error(errc::closed, "allocate '" + name + "'" + tracker_gone_in_child_());
+      detail::throw_error(errc::closed, detail::msg("allocate ", detail::quote_name(name),
+                                                    tracker_gone_in_child_()));
     }
     try {
-      restart_tracker_("allocate '" + name + "'");
+      restart_tracker_(detail::msg("allocate ", detail::quote_name(name)));
     } catch (...) {
       s_->names.pop_back();
       throw;
@@ -211,10 +215,10 @@ class manager {
     }
     if (!s_->crash_cleanup || !e->has_id) return;
     if (s_->track.identify(name, e->dev, e->ino)) return;
-    const std::string op = "allocate '" + name + "'";
+    const std::string op = detail::msg("allocate ", detail::quote_name(name));
     if (self != s_->creator_pid) {
       s_->erase(e);
-      detail::throw_error(errc::closed, op + tracker_gone_in_child_());
+      detail::throw_error(errc::closed, detail::msg(op, tracker_gone_in_child_()));
     }
     try {
       restart_tracker_(op);  // lists it again, with its identity
@@ -237,10 +241,10 @@ class manager {
 
  private:
   std::string tracker_gone_in_child_() const {
-    return ": the crash-cleanup tracker of the manager's process (" +
-           std::to_string(s_->creator_pid) +
-           ") takes no more names (that manager was shut down, or its tracker died), so the "
-           "segment would never be removed; make a manager in this process";
+    return detail::msg(
+        ": the crash-cleanup tracker of the manager's process (", s_->creator_pid,
+        ") takes no more names (that manager was shut down, or its tracker died), so the "
+        "segment would never be removed; make a manager in this process");
   }
 
   // The tracker died (SIGKILL, OOM killer): start a new one and hand it every name still listed,
@@ -251,21 +255,23 @@ class manager {
     try {
       s_->track.start();
     } catch (const error& e) {
-      detail::throw_error(errc::system_error,
-                          op + ": the crash-cleanup tracker (pid " + std::to_string(old) +
-                              ") is gone and a new one could not be started, so the segment "
-                              "would not be removed after a crash: " +
-                              e.what(),
-                          e.native_error());
+      detail::throw_error(
+          errc::system_error,
+          detail::msg(op, ": the crash-cleanup tracker (pid ", old,
+                      ") is gone and a new one could not be started, so the segment "
+                      "would not be removed after a crash: ",
+                      e.what()),
+          e.native_error());
     }
     for (const auto& e : s_->names) {
       bool sent = s_->track.add(e.name, static_cast<std::uint64_t>(e.creator), e.creator_start);
       if (sent && e.has_id) sent = s_->track.identify(e.name, e.dev, e.ino);
       if (!sent) {
         s_->track.abandon();
-        detail::throw_error(errc::system_error,
-                            op + ": the crash-cleanup tracker (pid " + std::to_string(old) +
-                                ") is gone, and the one started in its place died at once");
+        detail::throw_error(
+            errc::system_error,
+            detail::msg(op, ": the crash-cleanup tracker (pid ", old,
+                        ") is gone, and the one started in its place died at once"));
       }
     }
   }

@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/message.hpp"
 #include "detail/mpi_collective.hpp"
 #include "error.hpp"
 #include "manager.hpp"
@@ -125,12 +126,11 @@ class node_layout {
     MPI_Comm_free(&machine);
     if (!st.failed && machine_size != group_size)
       st = {true, errc::invalid_argument,
-            "its group of " + std::to_string(group_size) + " ranks spans machines (only " +
-                std::to_string(machine_size) + " share memory with it)"};
+            detail::msg("its group of ", group_size, " ranks spans machines (only ", machine_size,
+                        " share memory with it)")};
     try {
       detail::agree(comm, st, [](int r) {
-        return "node_layout: the node communicator of rank " + std::to_string(r) +
-               " is not one node";
+        return detail::msg("node_layout: the node communicator of rank ", r, " is not one node");
       });
     } catch (...) {
       MPI_Comm_free(&node_);
@@ -282,9 +282,8 @@ class node_shared_array {
                                     const node_options& o = {}) {
     const MPI_Comm comm = layout.comm();
     auto where = [&layout](int r) {
-      return "node_shared_array::allocate: rank " + std::to_string(r) + " of " +
-             std::to_string(layout.size()) + " (node " + std::to_string(layout.node_of(r)) +
-             " of " + std::to_string(layout.node_count()) + ")";
+      return detail::msg("node_shared_array::allocate: rank ", r, " of ", layout.size(), " (node ",
+                         layout.node_of(r), " of ", layout.node_count(), ")");
     };
     detail::agree(comm, same_on_every_rank_(layout, shape, o), where);
 
@@ -329,13 +328,12 @@ class node_shared_array {
     detail::mpi_check(MPI_Allreduce(mine, most, 2, MPI_INT, MPI_MAX, l.comm()), "MPI_Allreduce");
     if (most[0] != -most[1])
       throw error(errc::invalid_argument,
-                  "broadcast_from('" + name() + "'): the ranks passed different roots (" +
-                      std::to_string(-most[1]) + " to " + std::to_string(most[0]) + ")");
+                  detail::msg("broadcast_from('", name(), "'): the ranks passed different roots (",
+                              -most[1], " to ", most[0], ")"));
     if (root < 0 || root >= l.size())
-      throw error(errc::invalid_argument, "broadcast_from('" + name() + "'): root " +
-                                              std::to_string(root) + " is not a rank of " +
-                                              "the communicator (size " + std::to_string(l.size()) +
-                                              ")");
+      throw error(errc::invalid_argument,
+                  detail::msg("broadcast_from('", name(), "'): root ", root,
+                              " is not a rank of the communicator (size ", l.size(), ")"));
     detail::fenced_barrier(l.node());  // the root's writes are in its node's copy
     if (l.node_count() > 1) {
       if (l.is_leader())
@@ -387,7 +385,7 @@ class node_shared_array {
   void require_open_(const char* op) const {
     if (!layout_ || !arr_.is_open())
       throw error(errc::closed,
-                  std::string(op) + ": the node_shared_array is closed (or moved from)");
+                  detail::msg(op, ": the node_shared_array is closed (or moved from)"));
   }
 
   void take_(node_shared_array& o) noexcept {
@@ -423,19 +421,19 @@ class node_shared_array {
     return detail::capture([&] {
       auto text = [](const std::vector<unsigned long long>& s) {
         shape_type sh(s.begin() + 2, s.end());
-        return "shape " + npy::shape_string(sh) + (s[1] ? " (Fortran order)" : "") +
-               ", bcast_chunk " + std::to_string(s[0]);
+        return detail::msg("shape ", npy::shape_string(sh), s[1] ? " (Fortran order)" : "",
+                           ", bcast_chunk ", s[0]);
       };
       if (sig != root)
-        throw error(errc::invalid_argument,
-                    "the ranks disagree: this rank passed " + text(sig) + ", rank 0 " + text(root));
+        throw error(errc::invalid_argument, detail::msg("the ranks disagree: this rank passed ",
+                                                        text(sig), ", rank 0 ", text(root)));
       std::size_t bytes = 0;
       if (shape.size() > npy::max_rank || !npy::checked_bytes(shape, sizeof(T), bytes))
-        throw error(errc::invalid_argument,
-                    "shape " + npy::shape_string(shape) + " of " + std::to_string(sizeof(T)) +
-                        "-byte elements " +
-                        (shape.size() > npy::max_rank ? "has more than 32 dimensions"
-                                                      : "overflows size_t"));
+        throw error(
+            errc::invalid_argument,
+            detail::msg(
+                "shape ", npy::shape_string(shape), " of ", sizeof(T), "-byte elements ",
+                shape.size() > npy::max_rank ? "has more than 32 dimensions" : "overflows size_t"));
     });
   }
 

@@ -4,12 +4,14 @@
 #include <string>
 #include <string_view>
 
+#include "detail/message.hpp"
+
 namespace shmarray {
 namespace detail {
 
 /// Readable names for the NumPy types we map, for messages.
 inline std::string describe_descr(std::string_view d) {
-  std::string s = "'" + std::string(d) + "'";
+  std::string s = quote_name(d);
   if (d.size() < 3) return s;
   std::string_view k = d.substr(1);
   const char* n = nullptr;
@@ -41,7 +43,7 @@ inline std::string describe_descr(std::string_view d) {
     n = "complex128/std::complex<double>";
   else if (k[0] == 'V')
     n = "raw bytes (a struct)";
-  return n ? s + " (" + n + ")" : s;
+  return n ? msg(s, " (", n, ")") : s;
 }
 
 }  // namespace detail

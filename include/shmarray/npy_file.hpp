@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "detail/message.hpp"
 #include "detail/posix.hpp"
 #include "error.hpp"
 #include "npy.hpp"
@@ -51,19 +52,21 @@ class file_reader {
     read_header(max_header_size, limit_option);
     const std::size_t item = element_size(hdr_.descr);
     if (item == 0)
-      fail(errc::bad_format, "dtype '" + hdr_.descr +
+      fail(errc::bad_format,
+           shmarray::detail::msg("dtype '", hdr_.descr,
                                  "' is not supported (numbers, bool, complex, raw bytes 'V'/'S', "
                                  "'U' strings, datetimes and structures of these are; object "
-                                 "arrays and empty structures are not)");
+                                 "arrays and empty structures are not)"));
     std::size_t nbytes = 0;
     const std::size_t have = size_ > hdr_.data_offset ? size_ - hdr_.data_offset : 0;
     if (!checked_bytes(hdr_.shape, item, nbytes))
-      fail(errc::bad_format, "the header's shape " + shape_string(hdr_.shape) + " of '" +
-                                 hdr_.descr + "' overflows size_t");
+      fail(errc::bad_format, shmarray::detail::msg("the header's shape ", shape_string(hdr_.shape),
+                                                   " of '", hdr_.descr, "' overflows size_t"));
     if (hdr_.data_offset > size_ || nbytes > have)
-      fail(errc::bad_format, "truncated: the header's shape " + shape_string(hdr_.shape) + " of '" +
-                                 hdr_.descr + "' needs " + std::to_string(nbytes) +
-                                 " bytes of data, the file has " + std::to_string(have));
+      fail(errc::bad_format,
+           shmarray::detail::msg("truncated: the header's shape ", shape_string(hdr_.shape),
+                                 " of '", hdr_.descr, "' needs ", nbytes,
+                                 " bytes of data, the file has ", have));
     item_ = item;
     nbytes_ = nbytes;
     swap_unit_ = swap_unit(hdr_.descr);
@@ -152,11 +155,12 @@ class file_reader {
     fail(errc::bad_format, "truncated: the file ends early");
   }
   [[noreturn]] void fail(errc e, const std::string& why, int native = 0) {
-    shmarray::detail::throw_error(e, "load '" + path_ + "': " + why, native);
+    shmarray::detail::throw_error(e, shmarray::detail::msg("load '", path_, "': ", why), native);
   }
   [[noreturn]] void fail_os(const char* call) {
     int e = errno;
-    fail(shmarray::detail::errc_from_errno(e), std::string(call) + ": " + std::strerror(e), e);
+    fail(shmarray::detail::errc_from_errno(e), shmarray::detail::msg(call, ": ", std::strerror(e)),
+         e);
   }
 
   std::string path_;
@@ -183,8 +187,9 @@ class file_writer {
     const std::size_t item = element_size(descr_);
     if (item == 0 || !checked_bytes(shape, item, expected_))
       shmarray::detail::throw_error(
-          errc::invalid_argument, "save '" + path + "': cannot write dtype '" +
-                                      std::string(descr_) + "' with shape " + shape_string(shape));
+          errc::invalid_argument,
+          shmarray::detail::msg("save '", path, "': cannot write dtype '", descr_, "' with shape ",
+                                shape_string(shape)));
     static std::atomic<unsigned> counter{0};
     tmp_ = path + ".shmarray-tmp-" + std::to_string(::getpid()) + "-" +
            std::to_string(counter.fetch_add(1));
@@ -201,10 +206,12 @@ class file_writer {
   /// Appends n bytes of element data.
   void write(const void* data, std::size_t n) {
     if (!fd_)
-      shmarray::detail::throw_error(errc::closed, "save '" + path_ + "': the writer is closed");
+      shmarray::detail::throw_error(
+          errc::closed, shmarray::detail::msg("save '", path_, "': the writer is closed"));
     if (n > expected_ - written_)
-      shmarray::detail::throw_error(errc::invalid_argument,
-                                    "save '" + path_ + "': more data than the shape holds");
+      shmarray::detail::throw_error(
+          errc::invalid_argument,
+          shmarray::detail::msg("save '", path_, "': more data than the shape holds"));
     write_all(static_cast<const char*>(data), n);
     written_ += n;
   }
@@ -212,12 +219,13 @@ class file_writer {
   /// shape needs was written, or the OS error.
   void commit() {
     if (!fd_)
-      shmarray::detail::throw_error(errc::closed, "save '" + path_ + "': the writer is closed");
+      shmarray::detail::throw_error(
+          errc::closed, shmarray::detail::msg("save '", path_, "': the writer is closed"));
     if (written_ != expected_)
-      shmarray::detail::throw_error(errc::invalid_argument,
-                                    "save '" + path_ + "': " + std::to_string(written_) +
-                                        " bytes of data written, the shape needs " +
-                                        std::to_string(expected_));
+      shmarray::detail::throw_error(
+          errc::invalid_argument,
+          shmarray::detail::msg("save '", path_, "': ", written_,
+                                " bytes of data written, the shape needs ", expected_));
     if (::close(fd_.release()) != 0) fail("close", errno);
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) fail("rename", errno);
     tmp_.clear();
@@ -237,8 +245,9 @@ class file_writer {
   }
   [[noreturn]] void fail(const char* call, int e) {
     discard();
-    shmarray::detail::throw_error(shmarray::detail::errc_from_errno(e),
-                                  "save '" + path_ + "': " + call + ": " + std::strerror(e), e);
+    shmarray::detail::throw_error(
+        shmarray::detail::errc_from_errno(e),
+        shmarray::detail::msg("save '", path_, "': ", call, ": ", std::strerror(e)), e);
   }
 
   std::string path_;

@@ -35,6 +35,7 @@
 
 #include "detail/huge_pages.hpp"
 #include "detail/layout.hpp"
+#include "detail/message.hpp"
 #include "detail/posix.hpp"
 #include "detail/progress.hpp"
 #include "detail/tracker.hpp"
@@ -89,7 +90,7 @@ inline std::string signal_name(int sig) {
     case SIGXCPU: return "SIGXCPU";
     case SIGXFSZ: return "SIGXFSZ";
     case SIGSYS: return "SIGSYS";
-    default: return "signal " + std::to_string(sig);
+    default: return msg("signal ", sig);
   }
 }
 
@@ -130,8 +131,8 @@ class shared_block {
     void* p = map_shared_anonymous(size_, true);
     if (p == MAP_FAILED)
       throw_error(errc_from_errno(errno),
-                  "process_pool: cannot map " + std::to_string(size_) +
-                      " bytes of shared memory for the results: " + std::strerror(errno),
+                  msg("process_pool: cannot map ", size_,
+                      " bytes of shared memory for the results: ", std::strerror(errno)),
                   errno);
     base_ = p;
   }
@@ -170,7 +171,7 @@ inline void record_failure(pool_control* c, std::size_t task) noexcept {
     }
   } catch (...) {
   }
-  std::string m = what.empty() ? type : type + ": " + what;
+  std::string m = what.empty() ? type : msg(type, ": ", what);
   std::size_t n = std::min(m.size(), sizeof c->message - 1);
   std::memcpy(c->message, m.data(), n);
   c->message[n] = '\0';
@@ -297,7 +298,7 @@ class process_pool {
     std::size_t results_bytes = 0;
     if (__builtin_mul_overflow(n, result_size, &results_bytes))
       detail::throw_error(errc::invalid_argument,
-                          "process_pool::map: " + std::to_string(n) + " results do not fit memory");
+                          detail::msg("process_pool::map: ", n, " results do not fit memory"));
     const std::size_t cur_at = detail::align_up(sizeof(detail::pool_control), 64);
     const std::size_t res_at = detail::align_up(cur_at + nw * sizeof(std::atomic<std::uint64_t>),
                                                 std::max<std::size_t>(result_align, 64));
@@ -315,7 +316,7 @@ class process_pool {
       int notify[2] = {-1, -1};
       if (::pipe2(notify, O_CLOEXEC) != 0)
         detail::throw_error(errc::system_error,
-                            std::string("process_pool: pipe failed: ") + std::strerror(errno),
+                            detail::msg("process_pool: pipe failed: ", std::strerror(errno)),
                             errno);
       ws.notify_rd.reset(notify[0]);
       notify_wr.reset(notify[1]);
@@ -335,8 +336,8 @@ class process_pool {
       if (pid < 0) {
         int e = errno;
         detail::throw_error(errc::system_error,
-                            "process_pool: fork of worker " + std::to_string(w + 1) + " of " +
-                                std::to_string(nw) + " failed: " + std::strerror(e),
+                            detail::msg("process_pool: fork of worker ", w + 1, " of ", nw,
+                                        " failed: ", std::strerror(e)),
                             e);  // ws kills and reaps the workers already started
       }
       ws.pids.push_back(pid);
@@ -365,7 +366,7 @@ class process_pool {
       // Not retried: after EINTR (a SIGCHLD, say) the loop checks progress and the workers now.
       if (r < 0 && errno != EINTR)
         detail::throw_error(errc::system_error,
-                            std::string("process_pool: poll failed: ") + std::strerror(errno),
+                            detail::msg("process_pool: poll failed: ", std::strerror(errno)),
                             errno);
       if (ws.notify_rd && !fds.empty() && fds[0].fd == ws.notify_rd.get() && fds[0].revents) {
         char buf[4096];
@@ -395,27 +396,28 @@ class process_pool {
         const int sig = got > 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         if (exited && code == 0 && task == detail::idle_task) continue;  // a clean finish
         if (got < 0 && task == detail::idle_task) continue;  // reaped elsewhere (SIGCHLD ignored)
-        const std::string who = "worker process " + std::to_string(ws.pids[w]);
+        const std::string who = detail::msg("worker process ", ws.pids[w]);
         if (ctl->failed.load(std::memory_order_acquire)) {
           fail_task = static_cast<std::size_t>(ctl->failed_task);
-          failure = "task " + std::to_string(fail_task) + " threw " + ctl->message;
+          failure = detail::msg("task ", fail_task, " threw ", ctl->message);
           fail_code = detail::exit_task_threw;
         } else {
           fail_task =
               task == detail::idle_task ? worker_error::no_task : static_cast<std::size_t>(task);
-          std::string which =
-              task == detail::idle_task ? "between tasks, " : "task " + std::to_string(task) + ": ";
+          std::string which = task == detail::idle_task ? std::string("between tasks, ")
+                                                        : detail::msg("task ", task, ": ");
           if (sig) {
             const char* desc = ::strsignal(sig);
-            failure = which + "its " + who + " was killed by " + detail::signal_name(sig) + " (" +
-                      (desc ? desc : "") + ")";
+            failure = detail::msg(which, "its ", who, " was killed by ", detail::signal_name(sig),
+                                  " (", desc ? desc : "", ")");
             fail_signal = sig;
           } else if (exited) {
-            failure = which + "its " + who + " exited with code " + std::to_string(code) +
-                      (code == 0 ? " before finishing it (did the task call exit()?)" : "");
+            failure =
+                detail::msg(which, "its ", who, " exited with code ", code,
+                            code == 0 ? " before finishing it (did the task call exit()?)" : "");
             fail_code = code;
           } else {
-            failure = which + "its " + who + " ended and its status is unknown";
+            failure = detail::msg(which, "its ", who, " ended and its status is unknown");
           }
         }
         ctl->stop.store(1, std::memory_order_relaxed);
@@ -423,12 +425,12 @@ class process_pool {
       }
     }
     if (!failure.empty())
-      throw worker_error("process_pool: " + failure + " (the other workers were stopped)",
-                         fail_task, fail_signal, fail_code);
+      throw worker_error(
+          detail::msg("process_pool: ", failure, " (the other workers were stopped)"), fail_task,
+          fail_signal, fail_code);
     const std::size_t d = static_cast<std::size_t>(ctl->done.load(std::memory_order_acquire));
     if (d != n)
-      throw worker_error("process_pool: only " + std::to_string(d) + " of " + std::to_string(n) +
-                             " tasks finished",
+      throw worker_error(detail::msg("process_pool: only ", d, " of ", n, " tasks finished"),
                          worker_error::no_task, 0, -1);
     if (progress && reported != n) progress(n, n);
     collect(results);

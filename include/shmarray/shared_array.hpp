@@ -154,7 +154,8 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
   /// Writes the array to `path` as an .npy file that np.load reads (replaced atomically).
   void save(const std::string& path) const {
     if (!is_open())
-      detail::throw_error(errc::closed, "save '" + path + "': the shared_array is closed");
+      detail::throw_error(errc::closed,
+                          detail::msg("save '", path, "': the shared_array is closed"));
     npy::write_file(path, npy::descr<T>(), fortran_, shape_, data_, nbytes());
   }
 

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "../error.hpp"
+#include "message.hpp"
 
 namespace shmarray {
 namespace detail {
@@ -34,7 +35,7 @@ inline void mpi_check(int rc, const char* call) {
   int len = 0;
   MPI_Error_string(rc, text, &len);
   throw error(errc::system_error,
-              std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(len)));
+              msg(call, " failed: ", std::string_view(text, static_cast<std::size_t>(len))));
 }
 
 /// What one rank has to say about a collective step: nothing (ok) or the error it ran into.
@@ -82,7 +83,7 @@ void agree(MPI_Comm comm, const rank_status& mine, Where&& where) {
   std::string text =
       rank == first ? mine.message : std::string(static_cast<std::size_t>(head[1]), ' ');
   mpi_check(MPI_Bcast(text.data(), head[1], MPI_CHAR, first, comm), "MPI_Bcast");
-  throw error(static_cast<errc>(head[0]), where(first) + ": " + text);
+  throw error(static_cast<errc>(head[0]), msg(where(first), ": ", text));
 }
 
 /// Collective on comm: the string s of rank `root` (any length) on every rank.

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "../error.hpp"
+#include "message.hpp"
 #include "posix.hpp"  // self_start_time
 
 #if defined(__SANITIZE_THREAD__)
@@ -65,8 +66,8 @@ class robust_mutex {
     ::pthread_mutexattr_destroy(&a);
     if (rc != 0)
       throw_error(errc::system_error,
-                  "create '" + std::string(name) +
-                      "': cannot make its robust process-shared mutex: " + std::strerror(rc),
+                  msg("create '", name,
+                      "': cannot make its robust process-shared mutex: ", std::strerror(rc)),
                   rc);
   }
 
@@ -110,15 +111,15 @@ class robust_mutex {
     const std::uint32_t me = self().tid;
     if (me == 0 || (word & 0x3fffffffu) != me)
       throw_error(errc::invalid_argument,
-                  "unlock '" + std::string(name) + "': this thread does not hold the lock", EPERM);
+                  msg("unlock '", name, "': this thread does not hold the lock"), EPERM);
     s->holder_pid = 0;
     s->holder_tid = 0;
     const int rc = ::pthread_mutex_unlock(&s->mutex);
     if (rc != 0)
-      throw_error(errc::invalid_argument,
-                  "unlock '" + std::string(name) + "': this thread does not hold the lock (" +
-                      std::strerror(rc) + ")",
-                  rc);
+      throw_error(
+          errc::invalid_argument,
+          msg("unlock '", name, "': this thread does not hold the lock (", std::strerror(rc), ")"),
+          rc);
   }
 
   /// The lock's state from the mutex word and the holder fields, without taking it. The word is
@@ -148,16 +149,15 @@ class robust_mutex {
     } else if (rc == 0) {
       s->recovered = 0;
     } else if (rc == EDEADLK) {
-      throw_error(
-          errc::invalid_argument,
-          std::string(op) + " '" + std::string(name) + "': this thread holds the lock already", rc);
+      throw_error(errc::invalid_argument,
+                  msg(op, " '", name, "': this thread holds the lock already"), rc);
     } else {
       throw_error(errc::system_error,
-                  std::string(op) + " '" + std::string(name) + "': " + std::strerror(rc) +
-                      (rc == ENOTRECOVERABLE
-                           ? " (a holder died and the next one released the lock without "
-                             "pthread_mutex_consistent; only code outside shmarray does that)"
-                           : ""),
+                  msg(op, " '", name, "': ", std::strerror(rc),
+                      rc == ENOTRECOVERABLE
+                          ? " (a holder died and the next one released the lock without "
+                            "pthread_mutex_consistent; only code outside shmarray does that)"
+                          : ""),
                   rc);
     }
     // Who holds it: the thread id is in the mutex word now; pid and start time are cached per

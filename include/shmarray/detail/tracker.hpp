@@ -49,6 +49,7 @@
 #include <string>
 
 #include "../error.hpp"
+#include "message.hpp"
 #include "names.hpp"
 #include "posix.hpp"
 #include "tracker_child.hpp"
@@ -72,9 +73,9 @@ class tracker {
   void start() {
     auto fail = [](const char* call, int e) {
       throw_error(errc::system_error,
-                  std::string("manager: cannot start the crash-cleanup tracker: ") + call +
-                      " failed: " + std::strerror(e) +
-                      " (pass manager_options{.crash_cleanup = false} to run without it)",
+                  msg("manager: cannot start the crash-cleanup tracker: ", call,
+                      " failed: ", std::strerror(e),
+                      " (pass manager_options{.crash_cleanup = false} to run without it)"),
                   e);
     };
     // Names (sv), pings and quit (cv): the [0] ends are the owner's, the [1] ends the tracker's.
