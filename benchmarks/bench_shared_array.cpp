@@ -350,7 +350,6 @@ int main(int argc, char** argv) {
     add("copy/shmarray_unsafe", b, BM_Copy, false, 0u, shmarray::huge_pages::prefer);
     add("copy/shmarray_1thread", b, BM_Copy, true, 1u, shmarray::huge_pages::prefer);
     add("copy/shmarray_4k", b, BM_Copy, true, 0u, shmarray::huge_pages::off);
-    add("copy/shmarray_4k_1thread", b, BM_Copy, true, 1u, shmarray::huge_pages::off);
     add("copy/proto_fallocate", b, BM_Proto_Copy, true);
     add("copy/proto_ftruncate", b, BM_Proto_Copy, false);
     add("load/shmarray_4k", b, BM_Load);

@@ -92,7 +92,6 @@ def main():
         # the 4 KiB path (huge_pages::off): pwrite into the file (copy) and sendfile (load) over
         # what they replaced, populate + memcpy and populate + pread
         ratio(f"copy/proto_fallocate/{s}", f"copy/shmarray_4k/{s}", "speed-up > 1", lambda r: r > 1)
-        ratio(f"copy/proto_fallocate/{s}", f"copy/shmarray_4k_1thread/{s}", "", lambda r: True)
         ratio(f"load/proto_pread/{s}", f"load/shmarray_4k/{s}", "speed-up > 1", lambda r: r > 1)
     for s in sizes:
         ratio(f"attach/shmarray/{s}", f"attach/raw/{s}", "<= 1.25", lambda r: r <= 1.25)
