@@ -53,12 +53,9 @@ rank_status capture(F&& f) noexcept {
   try {
     std::forward<F>(f)();
   } catch (const error& e) {
-    // what() ends with ": " + the errc's text, which the error thrown on every rank adds again.
-    std::string m = e.what();
-    const std::string tail = ": " + e.code().message();
-    if (m.size() > tail.size() && m.compare(m.size() - tail.size(), tail.size(), tail) == 0)
-      m.resize(m.size() - tail.size());
-    s = {true, e.kind(), std::move(m)};
+    // The bare message: what() adds ": " + the errc's text, which the error thrown on every rank
+    // adds again.
+    s = {true, e.kind(), std::string(e.reason())};
   } catch (const std::bad_alloc&) {
     s = {true, errc::no_space, "out of memory (std::bad_alloc)"};
   } catch (const std::exception& e) {
