@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <new>
+#include <shmarray/detail/factory.hpp>
 #include <shmarray/detail/layout.hpp>
 #include <shmarray/detail/type_hash.hpp>
 #include <shmarray/error.hpp>
@@ -531,34 +533,28 @@ void cmd_load(const parsed& a, output& o) {
   const auto mode =
       static_cast<unsigned>(parse_number("load", "--mode", a.value("--mode", "0600"), 8, 07777));
   const std::string& file = a.positional[0];
-  std::string name = a.value("--name", "");
   sa::npy::file_reader r(file, max_header_size_of("load", a), "--max-header-size");
   const std::string descr = r.hdr().descr;
   const d::layout_plan plan =
       d::plan_layout("load", file, descr, r.hdr().fortran_order, r.hdr().shape, r.item_size());
-  const bool generated = name.empty();
-  if (!generated) d::validate_name("load", name);
+  sa::create_options co;
+  co.name = a.value("--name", "");
+  co.mode = mode;
+  co.huge_pages = sa::huge_pages::prefer;
+  d::validate_create("load", co);
   const std::string dir = shm_dir();
   const d::unique_fd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir_fd) d::throw_os("load", dir, "open", errno);
   d::segment seg;
-  for (int attempt = 0;; ++attempt) {
-    if (generated) name = d::generate_name();
-    try {
-      seg = d::segment::create("load", name, plan.total, mode, sa::huge_pages::prefer,
-                               plan.unpublished_header(), dir_fd.get(), true);
-      break;
-    } catch (const sa::error& e) {
-      if (!(generated && e.kind() == errc::already_exists && attempt < 16)) throw;
-    }
-  }
+  std::shared_ptr<d::manager_state> no_manager;
+  d::create_segment(seg, no_manager, nullptr, "load", co, plan, true, dir_fd.get());
   const std::uint64_t hash =
       numpy_type_hash<bool, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t, std::int32_t,
                       std::uint32_t, std::int64_t, std::uint64_t, float, double,
                       std::complex<float>, std::complex<double>>(descr);
   auto* base = static_cast<unsigned char*>(seg.base());
   d::write_layout(base, plan, false, r.item_size(), hash,
-                  d::trailer_flag_detached | (seg.huge() ? d::trailer_flag_huge : 0u), name);
+                  d::trailer_flag_detached | (seg.huge() ? d::trailer_flag_huge : 0u), seg.name());
   if (seg.fd() >= 0 && !seg.huge() && !r.swaps_bytes())  // 4 KiB pages: sendfile
     r.send_data(seg.fd(), plan.data_offset(), base + plan.data_offset());
   else
@@ -566,7 +562,7 @@ void cmd_load(const parsed& a, output& o) {
   seg.drop_fd();
   seg.publish(d::published_byte);
   seg.disown();  // the segment outlives the tool
-  o.out += name + "\n";
+  o.out += seg.name() + "\n";
 }
 
 // ---- Help and dispatch

@@ -76,17 +76,18 @@ inline void validate_create(std::string_view op, const create_options& o) {
 /// o.name, or a generated name retried on a clash. With a manager `m`, the manager tracks the name
 /// before it exists and decides when it goes: `seg` is disowned and `mgr` set (if recording the
 /// segment's identity throws, seg still owns it and unlinks it when destroyed). `keep_fd`: seg
-/// keeps a descriptor for a fill by pwrite/sendfile (segment::create).
+/// keeps a descriptor for a fill by pwrite/sendfile; `dir_fd`: create in that directory instead
+/// of /dev/shm (the tool's SHMARRAY_SHM_DIR); both as segment::create.
 inline void create_segment(segment& seg, std::shared_ptr<manager_state>& mgr, manager* m,
                            std::string_view op, const create_options& o, const layout_plan& plan,
-                           bool keep_fd = false) {
+                           bool keep_fd = false, int dir_fd = -1) {
   const bool generated = o.name.empty();
   for (int attempt = 0;; ++attempt) {
     std::string name = generated ? generate_name() : o.name;
     if (m) m->track(name);
     try {
       seg = segment::create(op, name, plan.total, o.mode, o.huge_pages, plan.unpublished_header(),
-                            -1, keep_fd);
+                            dir_fd, keep_fd);
       break;
     } catch (const error& e) {
       if (m) m->untrack(name);
