@@ -466,6 +466,7 @@ TEST_CASE("Issue 13: structured descrs are parsed as NumPy's descr_to_dtype read
       {"[(('t', 'a'), '<i4'), ('b', '|S3'), ('c', '<U2'), ('d', '<M8[ns]'), ('e', '>c16')]", true},
       {"[['a', '<f8'], ['b', [['c', '|b1']]]]", true},
       {"[('a', '<f8'),\n ('b', '<i2')]", true},
+      {"[('a', '<f8'),\f('b', '<i2')]", true},  // a form feed is Python whitespace too
       {"[('a', '<i4'), ('a', '<f8')]", false},
       {"[(('t', 'a'), '<i4'), ('t', '<i4')]", false},
       {"[('a', '<i4', (2,), 5)]", false},
@@ -509,6 +510,8 @@ TEST_CASE("Issue 13: structured descrs are parsed as NumPy's descr_to_dtype read
       if (*p == '\\' || *p == '\'') code += '\\';
       if (*p == '\n')
         code += "\\n";
+      else if (*p == '\f')
+        code += "\\f";
       else
         code += *p;
     }

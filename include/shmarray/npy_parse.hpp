@@ -48,34 +48,59 @@ inline std::string descr_problem(std::string_view d) {
   return shown + " is not a valid NumPy dtype (np.dtype() refuses it too)";
 }
 
-// A cursor over the header dict; every read is bounds-checked against `end`. `major` is the
-// format version: 1.0 and 2.0 headers may hold Python 2 longs, 3.0 headers are UTF-8.
-class dict_parser {
+// What reading a Python literal (the header dict, a descr list) needs at every token: Python's
+// whitespace (form feed included), one expected character, and what stands there instead, for the
+// message. Derived (the parser) gives fail(why); every read is bounds-checked against end_.
+template <class Derived>
+class literal_cursor {
  public:
-  dict_parser(const char* b, const char* e, source what, int major)
-      : p_(b), end_(e), what_(what), major_(major) {}
-
-  [[noreturn]] void fail(const std::string& why) const {
-    shmarray::detail::throw_error(errc::bad_format, what_.str() + ": bad .npy header: " + why);
+  // Python's whitespace between tokens.
+  static bool is_space(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
   }
-  // Python's whitespace between tokens (form feed included).
-  void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r' || *p_ == '\f'))
-      ++p_;
+  void skip_ws() noexcept {
+    while (p_ < end_ && is_space(*p_)) ++p_;
   }
-  bool peek(char c) {
+  bool peek(char c) noexcept {
     skip_ws();
     return p_ < end_ && *p_ == c;
   }
   void expect(char c) {
-    if (!peek(c)) fail(std::string("expected '") + c + "'" + found());
+    if (!peek(c)) static_cast<Derived*>(this)->fail(std::string("expected '") + c + "'" + found());
     ++p_;
   }
+  // " but found '<up to shown_ printable characters>'", or " but the <subject> ended".
   std::string found() const {
-    if (p_ >= end_) return " but the header ended";
+    if (p_ >= end_) return std::string(" but the ") + subject_ + " ended";
     std::string s = " but found '";
-    for (const char* q = p_; q < end_ && q < p_ + 12; ++q) s += (*q >= 32 && *q < 127) ? *q : '?';
+    for (const char* q = p_; q < end_ && q < p_ + shown_; ++q)
+      s += (*q >= 32 && *q < 127) ? *q : '?';
     return s + "'";
+  }
+
+ protected:
+  literal_cursor(const char* b, const char* e, const char* subject, std::size_t shown) noexcept
+      : p_(b), end_(e), subject_(subject), shown_(shown) {}
+
+  const char* p_;
+  const char* end_;
+
+ private:
+  const char* subject_;
+  std::size_t shown_;
+};
+
+// A cursor over the header dict. `major` is the format version: 1.0 and 2.0 headers may hold
+// Python 2 longs, 3.0 headers are UTF-8.
+class dict_parser : public literal_cursor<dict_parser> {
+  friend class literal_cursor<dict_parser>;
+
+ public:
+  dict_parser(const char* b, const char* e, source what, int major)
+      : literal_cursor(b, e, "header", 12), what_(what), major_(major) {}
+
+  [[noreturn]] void fail(const std::string& why) const {
+    shmarray::detail::throw_error(errc::bad_format, what_.str() + ": bad .npy header: " + why);
   }
   // A quoted string without escapes, as a view into the header (no allocation). Python takes
   // control characters in a string but not NUL or a line end.
@@ -115,8 +140,7 @@ class dict_parser {
       } else if (c == ']' || c == ')') {
         if (depth == 0 || open[depth - 1] != (c == ']' ? '[' : '(')) fail("unbalanced" + found());
         --depth;
-      } else if (!(c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-                   (c >= '0' && c <= '9'))) {
+      } else if (!(c == ',' || is_space(c) || (c >= '0' && c <= '9'))) {
         fail("unexpected character in a list descr" + found());
       }
       ++p_;
@@ -203,8 +227,6 @@ class dict_parser {
   }
 
  private:
-  const char* p_;
-  const char* end_;
   source what_;
   int major_;
 };

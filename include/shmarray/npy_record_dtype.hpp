@@ -64,10 +64,12 @@ inline bool is_void_descr(std::string_view d) noexcept {
 // a string, or a list of fields (name, format[, shape]) where a name is 'n' or ('title', 'n'), a
 // format is a string, a list (a nested structure) or (format, shape), and a shape is a tuple of
 // integers or one integer. Fields are tuples or lists. Every read is bounds-checked.
-class dtype_parser {
+class dtype_parser : literal_cursor<dtype_parser> {
+  friend class literal_cursor<dtype_parser>;
+
  public:
   dtype_parser(std::string_view text, source what)
-      : p_(text.data()), end_(text.data() + text.size()), what_(what) {}
+      : literal_cursor(text.data(), text.data() + text.size(), "descr", 16), what_(what) {}
 
   dtype parse() {
     dtype d = peek('[') ? structure(0) : simple(string());
@@ -82,23 +84,6 @@ class dtype_parser {
   [[noreturn]] void fail(const std::string& why) const {
     shmarray::detail::throw_error(errc::bad_format,
                                   what_.str() + ": bad .npy header: in the descr: " + why);
-  }
-  std::string found() const {
-    if (p_ >= end_) return " but the descr ended";
-    std::string s = " but found '";
-    for (const char* q = p_; q < end_ && q < p_ + 16; ++q) s += (*q >= 32 && *q < 127) ? *q : '?';
-    return s + "'";
-  }
-  void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
-  }
-  bool peek(char c) {
-    skip_ws();
-    return p_ < end_ && *p_ == c;
-  }
-  void expect(char c) {
-    if (!peek(c)) fail(std::string("expected '") + c + "'" + found());
-    ++p_;
   }
   bool skip_comma() {
     if (!peek(',')) return false;
@@ -244,8 +229,6 @@ class dtype_parser {
     return d;
   }
 
-  const char* p_;
-  const char* end_;
   source what_;
 };
 }  // namespace detail
