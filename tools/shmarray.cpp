@@ -521,7 +521,7 @@ std::uint64_t numpy_type_hash(std::string_view descr) {
 }
 
 /// load: streams an .npy file into a new segment through the library's one creation path
-/// (plan_layout -> segment::create -> write_layout -> fill -> publish), for any dtype the file
+/// (plan_layout -> create_segment -> write_layout -> fill -> publish), for any dtype the file
 /// holds, bytes as stored ('>i4' stays '>i4'; the descr in NumPy's canonical spelling), and
 /// leaves it in place: the trailer's detached flag tells gc the tool's exit is no crash. On any
 /// failure the new segment is removed.
@@ -555,8 +555,8 @@ void cmd_load(const parsed& a, output& o) {
   auto* base = static_cast<unsigned char*>(seg.base());
   d::write_layout(base, plan, false, r.item_size(), hash,
                   d::trailer_flag_detached | (seg.huge() ? d::trailer_flag_huge : 0u), seg.name());
-  if (seg.fd() >= 0 && !seg.huge() && !r.swaps_bytes())  // 4 KiB pages: sendfile
-    r.send_data(seg.fd(), plan.data_offset(), base + plan.data_offset());
+  if (seg.fd() >= 0)  // 4 KiB pages: sendfile
+    r.send_data_as_stored(seg.fd(), plan.data_offset(), base + plan.data_offset());
   else
     r.read_data_as_stored(base + plan.data_offset());
   seg.drop_fd();

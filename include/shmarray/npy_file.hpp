@@ -104,14 +104,14 @@ class file_reader {
       done += n;
     }
   }
-  /// For a file in this host's byte order (!swaps_bytes()): copies the data into the file `out_fd`
-  /// at `out_off` with sendfile, page cache to page cache, no page faults (shared memory on 4 KiB
-  /// pages: 1.3-1.5x faulting the pages in and reading into them, even in two threads, here).
-  /// `dst` is the same memory, mapped: what sendfile does not copy (it fails, or the kernel
-  /// refuses it) is read into it. Throws as read_data, bad_format if the file shrank.
-  void send_data(int out_fd, std::size_t out_off, void* dst) {
+  /// Copies the data bytes as stored into the file `out_fd` at `out_off` with sendfile, page cache
+  /// to page cache, no page faults (shared memory on 4 KiB pages: 1.06-1.13x faulting the pages
+  /// in and reading into them, here); so for this host's byte order it is read_data. `dst` is the
+  /// same memory, mapped: what sendfile does not copy (it fails, or the kernel refuses it) is
+  /// read into it. Throws as read_data, bad_format if the file shrank.
+  void send_data_as_stored(int out_fd, std::size_t out_off, void* dst) {
     std::size_t done = 0;
-    if (swap_unit_ == 0 && ::lseek(out_fd, static_cast<off_t>(out_off), SEEK_SET) >= 0) {
+    if (::lseek(out_fd, static_cast<off_t>(out_off), SEEK_SET) >= 0) {
       off_t in = static_cast<off_t>(hdr_.data_offset);
       while (done < nbytes_) {
         const ssize_t r = shmarray::detail::retry(
@@ -120,11 +120,8 @@ class file_reader {
         done += static_cast<std::size_t>(r);
       }
     }
-    if (done < nbytes_) {
-      auto* p = static_cast<char*>(dst) + done;
-      if (swap_unit_ == 0) return read_exact(p, nbytes_ - done, hdr_.data_offset + done);
-      read_data(dst);
-    }
+    if (done < nbytes_)
+      read_exact(static_cast<char*>(dst) + done, nbytes_ - done, hdr_.data_offset + done);
   }
   /// Reads the data bytes exactly as the file stores them (hdr().descr's byte order).
   void read_data_as_stored(void* dst) {

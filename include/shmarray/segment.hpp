@@ -52,8 +52,9 @@ inline int native_of(const bip::interprocess_exception& e) noexcept {
 }
 
 /// A mapped shared memory segment. Move-only; close() unmaps and, for the owner in the process that
-/// created the segment, unlinks the name. create() closes its descriptor once the mapping exists;
-/// open() keeps it (for the pread of header and trailer) until drop_fd().
+/// created the segment, unlinks the name. create() closes its descriptor once the mapping exists
+/// (unless asked to keep it for the fill); open() keeps it (for the pread of header and trailer)
+/// until drop_fd().
 class segment {
  public:
   segment() = default;
@@ -88,10 +89,10 @@ class segment {
   /// file has its size -- so whoever opens a sized segment finds those bytes in place -- then
   /// reserves `size` bytes and maps them read-write, on huge pages as `hp` asks (see
   /// create_huge). In /dev/shm through Boost's shared_memory_object, or, with `dir_fd` >= 0, in
-  /// that directory (the tool's SHMARRAY_SHM_DIR). With `keep_fd` it keeps a descriptor of the
-  /// file until drop_fd() (-1 if it could not: the caller writes through the mapping then), for
-  /// filling by pwrite/sendfile. Throws already_exists, no_space, permission_denied, ... and
-  /// leaves nothing behind.
+  /// that directory (the tool's SHMARRAY_SHM_DIR). With `keep_fd`, memory left on 4 KiB pages
+  /// keeps a descriptor of the file until drop_fd(), for filling by pwrite/sendfile (fd() is -1
+  /// on huge pages, or if it could not: the caller writes through the mapping then). Throws
+  /// already_exists, no_space, permission_denied, ... and leaves nothing behind.
   static segment create(std::string_view op, const std::string& name, std::size_t size,
                         unsigned mode, huge_pages hp, std::string_view head, int dir_fd = -1,
                         bool keep_fd = false) {
@@ -137,7 +138,8 @@ class segment {
     s.unlink_ = true;
     s.creator_pid_ = ::getpid();
     s.size_ = size;
-    if (keep_fd) s.fd_ = dir_fd < 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : own.release();
+    if (keep_fd && !s.huge_)  // on huge pages the mapping fills as fast (a fault per 2 MiB)
+      s.fd_ = dir_fd < 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : own.release();
     guard.dismiss();
     return s;
   }

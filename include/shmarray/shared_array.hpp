@@ -350,7 +350,7 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
                            file_fill && plan.data_bytes >= detail::file_write_min_bytes);
     a.finish_create_(std::move(shape), o.fortran_order, plan, false);
     // if fill throws, a's destructor unlinks (and untracks) what was created
-    fill(a, a.seg_.huge() ? -1 : a.seg_.fd(), plan.data_offset());
+    fill(a, a.seg_.fd(), plan.data_offset());
     a.seg_.drop_fd();
     a.seg_.publish(detail::published_byte);
     return a;
@@ -378,7 +378,7 @@ class shared_array : public detail::sync_access<shared_array<T>, T> {
     create_options opts = o;
     opts.fortran_order = r.hdr().fortran_order;
     auto fill = [&](shared_array& a, int fd, std::size_t data_offset) {
-      if (fd >= 0 && !r.swaps_bytes()) return r.send_data(fd, data_offset, a.data_);
+      if (fd >= 0 && !r.swaps_bytes()) return r.send_data_as_stored(fd, data_offset, a.data_);
       detail::populate_pages(a.data_, a.nbytes(), o.copy_threads);  // fault pages in parallel
       r.read_data(a.data_);
     };

@@ -127,30 +127,20 @@ inline void copy_bytes(void* dst, const void* src, std::size_t n, unsigned threa
   });
 }
 
-/// Below this a fill goes through the mapping: a few pages cost a fault each either way.
+/// Below this a new segment is filled through its mapping (segment::create keeps no descriptor for
+/// fill_bytes or a sendfile): a few pages cost a fault each either way.
 inline constexpr std::size_t file_write_min_bytes = std::size_t{64} << 10;
 
-/// Copies n bytes from src into new shared memory on 4 KiB pages by writing them into its file:
-/// `fd` at `file_off` is the same memory as `dst`, mapped. pwrite allocates and fills each page in
-/// the kernel, with no page fault: 1.03-1.2x the two threads of copy_bytes here
-/// (bench_shared_array copy/shmarray_4k). One thread: tmpfs serialises writes to a file
-/// (the inode lock), and two threads measured 0.94-1.08x. If the write fails, the bytes go through
-/// the mapping instead. For memory on huge pages copy_bytes (one fault per 2 MiB) is as fast.
-/// Never throws.
-inline void write_bytes(int fd, std::size_t file_off, void* dst, const void* src, std::size_t n,
-                        unsigned threads) noexcept {
-  if (n == 0) return;
-  if (!pwrite_full(fd, src, n, file_off)) copy_bytes(dst, src, n, threads);  // rare
-}
-
-/// copy_bytes, or write_bytes when the new memory's file descriptor `fd` is given (>= 0: it is on
-/// 4 KiB pages) and the copy is large enough for it to pay.
+/// Copies n bytes from src into new shared memory `dst`. Given the memory's file descriptor `fd`
+/// (>= 0: the segment is on 4 KiB pages, and `dst` maps it at `file_off`), it writes the bytes
+/// into the file: pwrite allocates and fills each page in the kernel, with no page fault, 1.03-1.2x
+/// the two threads of copy_bytes here (bench_shared_array copy/shmarray_4k). One thread: tmpfs
+/// serialises writes to a file (the inode lock), two threads measured 0.94-1.08x. Otherwise, or if
+/// the write fails, copy_bytes. Never throws.
 inline void fill_bytes(void* dst, const void* src, std::size_t n, unsigned threads, int fd,
                        std::size_t file_off) noexcept {
-  if (fd >= 0 && n >= file_write_min_bytes)
-    write_bytes(fd, file_off, dst, src, n, threads);
-  else
-    copy_bytes(dst, src, n, threads);
+  if (n == 0 || (fd >= 0 && pwrite_full(fd, src, n, file_off))) return;
+  copy_bytes(dst, src, n, threads);
 }
 
 /// Maps every page of [p, p + n) writable, from several threads for large ranges (`threads` as
