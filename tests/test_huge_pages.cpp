@@ -81,11 +81,52 @@ TEST_CASE("map_aligned gives 2 MiB-aligned mappings, again and again, next to ot
     CHECK(aligned_2m(p));
     static_cast<unsigned char*>(p)[n - 1] = 1;  // the whole length is mapped
     if (k % 3 == 0)
-      shmarray::detail::unmap_aligned(p, n);  // the freed range is offered to the next one
+      shmarray::detail::unmap_and_remember(p, n);  // the freed range is offered to the next one
     else
       maps.emplace_back(p, n);
   }
   for (auto& m : maps) ::munmap(m.first, m.second);
+}
+
+TEST_CASE("a 4 KiB-page attach maps where the last closed one was, else where the kernel says",
+          "[huge]") {
+  const auto src = ramp(mib / sizeof(double));  // 1 MiB: no whole block, so never aligned
+  auto a = shared_array<double>::copy(src);
+  const void* first = nullptr;
+  {
+    auto b = shared_array<const double>::attach(a.name());
+    first = base_of(b);
+  }
+  {
+    auto b = shared_array<const double>::attach(a.name());
+    CHECK(base_of(b) == first);  // the freed range was offered and taken
+    CHECK(std::equal(src.begin(), src.end(), b.begin()));
+  }
+  // The freed range is taken by someone else: the hint is only a hint, the attach maps elsewhere.
+  void* squat = ::mmap(const_cast<void*>(first), 4096, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  REQUIRE(squat == first);
+  {
+    auto b = shared_array<const double>::attach(a.name());
+    CHECK(base_of(b) != first);
+    CHECK(std::equal(src.begin(), src.end(), b.begin()));
+  }
+  ::munmap(squat, 4096);
+  // An unaligned freed range is never handed to map_aligned: its mappings stay 2 MiB-aligned.
+  // (A smaller length than the freed one, so only the alignment can refuse it.)
+  for (int tries = 0; tries < 4; ++tries) {
+    bool unaligned = false;
+    {
+      auto b = shared_array<const double>::attach(a.name());
+      unaligned = !aligned_2m(base_of(b));  // top-down addresses: aligned by chance 1 in 512
+    }
+    if (!unaligned) continue;
+    void* p = shmarray::detail::map_aligned(mib / 2, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    REQUIRE(p != MAP_FAILED);
+    CHECK(aligned_2m(p));
+    ::munmap(p, mib / 2);
+    break;
+  }
 }
 
 TEST_CASE("huge_pages::prefer: a large copy is on huge pages and an attacher maps it aligned",

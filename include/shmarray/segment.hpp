@@ -1,6 +1,6 @@
 // A named (or anonymous) shared memory segment: the Boost.Interprocess shared_memory_object that
 // creates it (attach opens it through the cached /dev/shm directory with O_NONBLOCK, see
-// segment::open) and its Boost mapped_region (or a 2 MiB-aligned mapping for huge pages).
+// segment::open) and its mapping (2 MiB-aligned for huge pages, else where the last one was).
 // Creation reserves every page (posix_fallocate) so a full /dev/shm is an error now, not a SIGBUS
 // later; only the creating process ever unlinks; every failure path removes what it created.
 // Nothing here knows the .npy format or the trailer (detail/layout.hpp does).
@@ -12,9 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <boost/interprocess/anonymous_shared_memory.hpp>
-#include <boost/interprocess/detail/os_file_functions.hpp>
-#include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
@@ -71,7 +68,7 @@ class segment {
   ~segment() { close(); }
 
   void swap(segment& o) noexcept {
-    region_.swap(o.region_);
+    map_.swap(o.map_);
     name_.swap(o.name_);
     std::swap(owner_, o.owner_);
     std::swap(unlink_, o.unlink_);
@@ -79,8 +76,7 @@ class segment {
     std::swap(creator_pid_, o.creator_pid_);
     std::swap(dir_fd_, o.dir_fd_);
     std::swap(size_, o.size_);
-    std::swap(mapped_, o.mapped_);
-    aligned_.swap(o.aligned_);
+    std::swap(aligned_, o.aligned_);
     std::swap(huge_, o.huge_);
     std::swap(read_only_, o.read_only_);
   }
@@ -132,7 +128,7 @@ class segment {
       } else if (r != 0) {
         throw_os(op, name, "posix_fallocate", r);
       }
-      if (!s.aligned_) s.map(op, fd_mappable{fd}, bip::read_write, size);
+      if (!s.map_) s.map_plain(op, fd, PROT_READ | PROT_WRITE, size);
     }
     s.owner_ = true;
     s.unlink_ = true;
@@ -150,7 +146,7 @@ class segment {
   /// not sized it yet) waits until `limit` passes. Keeps the descriptor (for
   /// pread) until drop_fd().
   ///
-  /// The descriptor comes from shm_open with O_NONBLOCK and goes to Boost's mapped_region: a FIFO
+  /// The descriptor comes from shm_open with O_NONBLOCK and is the one mapped: a FIFO
   /// planted under the name then cannot block the open (O_NONBLOCK), and fstat on the very object
   /// that is mapped refuses it, with no window between a check and the open.
   /// With `map_now` false the caller maps with map_opened() once it has read the trailer.
@@ -191,19 +187,16 @@ class segment {
   /// Maps the segment open() opened without mapping it (or maps it again): 2 MiB-aligned when
   /// `huge` (its trailer says so), so its huge pages are mapped by PMDs.
   void map_opened(std::string_view op, bool huge) {
-    if (size_ == 0 || (mapped() && (!huge || aligned_))) return;
+    if (size_ == 0 || (map_ && (!huge || aligned_))) return;
+    const int prot = read_only_ ? PROT_READ : PROT_READ | PROT_WRITE;
     if (huge && size_ >= huge_page_min_bytes) {
-      void* p =
-          map_aligned_or_throw(op, fd_, size_, read_only_ ? PROT_READ : PROT_READ | PROT_WRITE);
-      if (mapped_) {
-        bip::mapped_region().swap(region_);
-        mapped_ = false;
-      }
-      aligned_ = raw_mapping(p, size_);
+      void* p = map_aligned_or_throw(op, fd_, size_, prot);
+      map_ = raw_mapping(p, size_);
+      aligned_ = true;
       huge_ = true;
       return;
     }
-    map(op, fd_mappable{fd_}, read_only_ ? bip::read_only : bip::read_write, size_);
+    map_plain(op, fd_, prot, size_);
   }
 
   /// Reads the size again (after a wait for the creator: the file it opened may have been only
@@ -213,11 +206,8 @@ class segment {
     if (::fstat(fd_, &st) != 0) throw_os(op, name_, "fstat", errno);
     const auto n = static_cast<std::size_t>(st.st_size);
     if (n == size_) return;
-    if (mapped_) {
-      bip::mapped_region().swap(region_);
-      mapped_ = false;
-    }
-    aligned_.reset();
+    map_.reset();
+    aligned_ = false;
     size_ = n;
   }
 
@@ -227,20 +217,20 @@ class segment {
     if (size > 0 && hp != huge_pages::off && size >= huge_page_min_bytes) {
       void* p = map_shared_anonymous(size, true, &s.huge_);
       if (p == MAP_FAILED) throw_no_space(op, "(anonymous)", size, errno);
-      s.aligned_ = raw_mapping(p, size);
+      s.map_ = raw_mapping(p, size);
+      s.aligned_ = true;
       if (hp == huge_pages::require && !s.huge_)
         throw_error(errc::no_space, msg(op,
                                         " (anonymous): huge pages were required and the kernel "
                                         "gave none (THP disabled, or no free 2 MiB blocks)"));
     } else if (size > 0) {
-      try {
-        bip::anonymous_shared_memory(size).swap(s.region_);
-      } catch (const bip::interprocess_exception& e) {
-        int n = native_of(e);
+      void* p = map_shared_anonymous(size, false);
+      if (p == MAP_FAILED) {
+        const int n = errno;
         if (n == ENOMEM || n == ENOSPC) throw_no_space(op, "(anonymous)", size, n);
         throw_os(op, "(anonymous)", "mmap", n);
       }
-      s.mapped_ = true;
+      s.map_ = raw_mapping(p, size);
     }
     s.size_ = size;
     s.owner_ = true;
@@ -248,9 +238,7 @@ class segment {
     return s;
   }
 
-  void* base() const noexcept {
-    return aligned_ ? aligned_.get() : mapped_ ? region_.get_address() : nullptr;
-  }
+  void* base() const noexcept { return map_.get(); }
   /// True when the segment is (partly) on huge pages, or flagged so by its creator.
   bool huge() const noexcept { return huge_; }
   /// The descriptor open() (or create() with keep_fd) keeps until drop_fd() (-1 otherwise).
@@ -263,11 +251,8 @@ class segment {
   /// Unmaps; unlinks when this is the owner and this process created the segment. Never throws.
   void close() noexcept {
     drop_fd();
-    if (mapped_) {
-      bip::mapped_region().swap(region_);
-      mapped_ = false;
-    }
-    aligned_.reset();
+    map_.reset();
+    aligned_ = false;
     huge_ = false;
     if (unlink_ && !name_.empty() && creator_pid_ == ::getpid()) remove_name();
     owner_ = false;
@@ -308,15 +293,7 @@ class segment {
   }
 
  private:
-  // A descriptor as Boost's mapped_region wants it (the MemoryMappable concept).
-  struct fd_mappable {
-    int fd;
-    bip::mapping_handle_t get_mapping_handle() const noexcept {
-      return bip::ipcdetail::mapping_handle_from_file_handle(fd);
-    }
-  };
-
-  bool mapped() const noexcept { return mapped_ || aligned_; }
+  bool mapped() const noexcept { return static_cast<bool>(map_); }
 
   void remove_name() const noexcept {
     if (dir_fd_ >= 0)
@@ -343,8 +320,9 @@ class segment {
   // no_space here. `require`: no_space unless every whole block became a huge page.
   void create_huge(std::string_view op, int fd, std::size_t size, huge_pages hp) {
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw_os(op, name_, "ftruncate", errno);
-    aligned_ = raw_mapping(map_aligned_or_throw(op, fd, size, PROT_READ | PROT_WRITE), size);
-    void* p = aligned_.get();
+    map_ = raw_mapping(map_aligned_or_throw(op, fd, size, PROT_READ | PROT_WRITE), size);
+    aligned_ = true;
+    void* p = map_.get();
     const collapse_result c = collapse_file(fd, p, size);
     huge_ = c.collapsed > 0;
     if (c.error == ENOSPC) throw_no_space(op, name_, size, ENOSPC);
@@ -358,42 +336,41 @@ class segment {
                   c.error);
   }
 
-  template <class Mappable>
-  void map(std::string_view op, const Mappable& m, bip::mode_t mode, std::size_t size) {
-    try {
-      bip::mapped_region(m, mode, 0, size).swap(region_);
-    } catch (const bip::interprocess_exception& e) {
-      int n = native_of(e);
-      if (n == ENOMEM) throw_no_space(op, name_, size, n);
-      throw_os(op, name_, "mmap", n);
+  // A shared mapping of `size` bytes of fd where the last one was (map_reusing, no alignment:
+  // 4 KiB pages); ENOMEM is no_space, any other failure the OS error.
+  void map_plain(std::string_view op, int fd, int prot, std::size_t size) {
+    void* p = map_reusing(size, prot, MAP_SHARED, fd);
+    if (p == MAP_FAILED) {
+      const int e = errno;
+      if (e == ENOMEM) throw_no_space(op, name_, size, e);
+      throw_os(op, name_, "mmap", e);
     }
-    mapped_ = true;
+    map_ = raw_mapping(p, size);
+    aligned_ = false;
   }
 
-  // Moves o into this empty segment (close() left region_ unmapped and the rest cleared).
+  // Moves o into this empty segment (close() left it unmapped and the rest cleared).
   void take(segment& o) noexcept {
-    region_.swap(o.region_);
+    map_ = std::move(o.map_);
     name_ = std::move(o.name_);
     o.name_.clear();
     owner_ = std::exchange(o.owner_, false);
     unlink_ = std::exchange(o.unlink_, false);
-    mapped_ = std::exchange(o.mapped_, false);
     fd_ = std::exchange(o.fd_, -1);
     creator_pid_ = std::exchange(o.creator_pid_, 0);
     dir_fd_ = std::exchange(o.dir_fd_, -1);
     size_ = std::exchange(o.size_, 0);
-    aligned_ = std::move(o.aligned_);
+    aligned_ = std::exchange(o.aligned_, false);
     huge_ = std::exchange(o.huge_, false);
     read_only_ = std::exchange(o.read_only_, false);
   }
 
-  bip::mapped_region region_;
+  raw_mapping map_;  // the whole segment, mapped
   std::string name_;
   int fd_ = -1;  // kept by open() (and create(keep_fd)) until drop_fd()
   bool owner_ = false;
   bool unlink_ = false;
-  bool mapped_ = false;  // region_ holds the mapping
-  raw_mapping aligned_;  // or this holds it: a 2 MiB-aligned mapping (huge pages)
+  bool aligned_ = false;  // map_ is 2 MiB-aligned (huge pages)
   bool huge_ = false;
   bool read_only_ = false;
   long creator_pid_ = 0;
