@@ -154,7 +154,8 @@ struct collapse_result {
 /// seed_mapping). Runs in chunks of 32 MiB: the first EINVAL means the kernel or process refuses
 /// (no MADV_COLLAPSE, THP never or deny, PR_SET_THP_DISABLE, a full tmpfs) and stops; a chunk that
 /// fails otherwise (EAGAIN, ENOMEM: no free contiguous memory) is retried block by block, and
-/// blocks that still fail stay on 4 KiB pages. Never throws.
+/// blocks that still fail stay on 4 KiB pages (Linux 6.x collapses the other blocks of a failing
+/// call already; the retry is what counts them). Never throws.
 inline collapse_result collapse(void* base, std::size_t size) noexcept {
   collapse_result r;
   r.blocks = size / huge_page_size;
