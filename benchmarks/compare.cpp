@@ -281,6 +281,12 @@ double attach_s(const std::string& name, bool raw, int k) {
 
 // ---- the goals of the huge-pages issue, each a ratio within one run -------------------------
 
+template <class T>
+T median_of(std::vector<T> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 /// memcpy into a buffer whose pages are already mapped: what a copy could cost at best. One
 /// untimed write per 4 KiB page first re-maps dst writable (after any fork, the workers, its
 /// pages are copy-on-write and the first write to each takes a fault) without pulling all of it
@@ -361,10 +367,8 @@ goal_sample goal_run(const std::vector<double>& src, std::vector<double>& warm_d
     ct.push_back(since(t0));
     cr.push_back(warm / ct.back());
   }
-  std::sort(ct.begin(), ct.end());
-  std::sort(cr.begin(), cr.end());
-  g.copy_s = ct[ct.size() / 2];
-  g.copy_ratio = cr[cr.size() / 2];
+  g.copy_s = median_of(ct);
+  g.copy_ratio = median_of(cr);
   g.huge = a.huge_page_bytes() > 0;
   // The readers: fresh processes that never touched the segment, started one after another after
   // the timed copy, so their start-up (exec, dynamic loading) does not compete with it for the two
@@ -388,22 +392,17 @@ goal_sample goal_run(const std::vector<double>& src, std::vector<double>& warm_d
     p2.push_back(r.pass2_s);
     ratio.push_back(r.pass1_s / r.pass2_s);
   }
-  std::sort(p1.begin(), p1.end());
-  std::sort(p2.begin(), p2.end());
-  std::sort(ratio.begin(), ratio.end());
-  g.pass1_s = p1[readers / 2];
-  g.pass2_s = p2[readers / 2];
-  g.pass_ratio = ratio[readers / 2];
+  g.pass1_s = median_of(p1);
+  g.pass2_s = median_of(p2);
+  g.pass_ratio = median_of(ratio);
   // attach and bare alternate in rounds, so drift hits both alike
   std::vector<double> at, bt;
   for (int round = 0; round < 5; ++round) {
     at.push_back(attach_s(a.name(), false, attaches / 5 + 1));
     bt.push_back(attach_s(a.name(), true, attaches / 5 + 1));
   }
-  std::sort(at.begin(), at.end());
-  std::sort(bt.begin(), bt.end());
-  g.attach_s = at[at.size() / 2];
-  g.bare_s = bt[bt.size() / 2];
+  g.attach_s = median_of(at);
+  g.bare_s = median_of(bt);
   auto t0 = clk::now();
   a.close();
   g.remove_s = since(t0);
@@ -512,12 +511,6 @@ std::string label(std::size_t b) {
   else
     std::snprintf(buf, sizeof buf, "%zuKiB", b >> 10);
   return buf;
-}
-
-template <class T>
-T median_of(std::vector<T> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 /// The medians of goal samples, field by field (and whether every repetition got huge pages).
