@@ -255,6 +255,12 @@ double shm_copy_s(const std::vector<double>& src) {
   return since(t0);
 }
 
+template <class T>
+T median_of(std::vector<T> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 /// Median attach time (shmarray, or shm_open+fstat+mmap) over `k` attaches of one segment.
 double attach_s(const std::string& name, bool raw, int k) {
   std::vector<double> t;
@@ -275,17 +281,10 @@ double attach_s(const std::string& name, bool raw, int k) {
       t.push_back(since(t0));
     }
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return median_of(t);
 }
 
 // ---- the goals of the huge-pages issue, each a ratio within one run -------------------------
-
-template <class T>
-T median_of(std::vector<T> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 /// memcpy into a buffer whose pages are already mapped: what a copy could cost at best. One
 /// untimed write per 4 KiB page first re-maps dst writable (after any fork, the workers, its
@@ -307,8 +306,6 @@ struct goal_sample {
   double copy_ratio = 0;                    // warm memcpy time / copy_s (median of the pairs)
   double remove_s = 0;                      // close() of that owner: munmap + unlink
   double free_floor_s = 0;                  // munmap of as much private THP memory, just before
-  double pass1_s = 0;                       // fresh readers' first pass (median of the readers)
-  double pass2_s = 0;                       // and their second
   double attach_s = 0;                      // median attach of that segment
   double bare_s = 0;                        // median shm_open+fstat+mmap+close of it
   bool huge = false;                        // whether the segment got huge pages
@@ -375,7 +372,7 @@ goal_sample goal_run(const std::vector<double>& src, std::vector<double>& warm_d
   // cores. A pass over 1 GiB takes ~40 ms, within reach of the VM's hiccups (single ratios
   // range 0.82-0.99 at 1 GiB): five readers per repetition, and the median of their ratios.
   constexpr int readers = 5;
-  std::vector<double> p1, p2, ratio;
+  std::vector<double> ratio;
   for (int k = 0; k < readers; ++k) {
     worker w = spawn_worker();
     command c{};
@@ -388,12 +385,8 @@ goal_sample goal_run(const std::vector<double>& src, std::vector<double>& warm_d
     ::close(w.cmd);
     ::close(w.res);
     ::waitpid(w.pid, nullptr, 0);
-    p1.push_back(r.pass1_s);
-    p2.push_back(r.pass2_s);
     ratio.push_back(r.pass1_s / r.pass2_s);
   }
-  g.pass1_s = median_of(p1);
-  g.pass2_s = median_of(p2);
   g.pass_ratio = median_of(ratio);
   // attach and bare alternate in rounds, so drift hits both alike
   std::vector<double> at, bt;
@@ -524,8 +517,6 @@ goal_sample summarize(const std::vector<goal_sample>& v) {
   m.copy_s = med(&goal_sample::copy_s);
   m.remove_s = med(&goal_sample::remove_s);
   m.free_floor_s = med(&goal_sample::free_floor_s);
-  m.pass1_s = med(&goal_sample::pass1_s);
-  m.pass2_s = med(&goal_sample::pass2_s);
   m.attach_s = med(&goal_sample::attach_s);
   m.bare_s = med(&goal_sample::bare_s);
   m.huge = std::all_of(v.begin(), v.end(), [](const goal_sample& g) { return g.huge; });
